@@ -1,0 +1,89 @@
+/**
+ * The validated, defaulted description of a cluster: what `loadCluster` returns and `render` consumes.
+ * Field names mirror the generated vars files (docs/design.md), so rendering is a plain serialisation.
+ */
+
+export type EnvironmentSource =
+  | { source: 'pixi-pack'; pixi_pack_tarball: string; pixi_unpack_binary: string }
+  | { source: 'wheelhouse'; wheelhouse_dir: string; python: string; requirement: string }
+  | { source: 'prefix'; prefix: string };
+
+export type DatabaseConfig =
+  | { type: 'sqlite' }
+  | {
+      type: 'postgresql';
+      mode: 'local' | 'external';
+      host: string;
+      port: number;
+      name: string;
+      user: string;
+      pool_size: number;
+      max_overflow: number;
+    };
+
+export interface WorkPool {
+  name: string;
+  type: 'process';
+  /** Pool-wide limit of concurrent flow runs; null = unlimited. */
+  concurrency_limit: number | null;
+  /** Per-worker-process limit (`prefect worker start --limit`); null = derive (GPU count or pool limit). */
+  worker_limit: number | null;
+  gpu: boolean;
+  env: Record<string, string>;
+}
+
+export interface WorkerUnit {
+  pool: string;
+  /** systemd unit name without `.service`. */
+  unit: string;
+  worker_name: string;
+  limit: number | null;
+  healthcheck_port: number;
+  gpu_ids: string[];
+  env: Record<string, string>;
+}
+
+export interface HostConnection {
+  name: string;
+  /** ansible_* variables, passed through to the rendered inventory. */
+  vars: Record<string, string | number | boolean>;
+}
+
+export interface WorkerHost extends HostConnection {
+  pools: string[];
+  gpu_ids: string[];
+  units: WorkerUnit[];
+}
+
+export interface ClusterConfig {
+  /** Absolute path of the inventory file this came from. */
+  inventoryPath: string;
+  /** ansible_* variables from `all.vars`. */
+  allVars: Record<string, string | number | boolean>;
+  server: HostConnection;
+  workers: WorkerHost[];
+  prefect_version: string;
+  prefect_user: string;
+  prefect_group: string;
+  prefect_install_dir: string;
+  prefect_home: string;
+  prefect_config_dir: string;
+  prefect_flows_dir: string;
+  prefect_environment: EnvironmentSource;
+  prefect_environment_id: string;
+  prefect_api_bind_host: string;
+  prefect_api_port: number;
+  prefect_api_url: string;
+  prefect_server_api_local_url: string;
+  prefect_analytics_enabled: boolean;
+  prefect_database: DatabaseConfig;
+  prefect_work_pools: WorkPool[];
+  prefect_worker_healthcheck: boolean;
+}
+
+export interface Secrets {
+  /** Absolute path of the secrets file, if one was given. */
+  path?: string;
+  prefect_api_auth_string?: string;
+  prefect_database_password?: string;
+}
