@@ -1,0 +1,57 @@
+import { parseDocument } from 'yaml';
+import fc from 'fast-check';
+import { toAnsibleYaml, type YamlData } from '../../../src/render/yaml-data.js';
+
+/** Reads YAML back the way our tests can without Ansible: `!unsafe` resolves to the plain string. */
+function readBack(text: string): unknown {
+  const doc = parseDocument(text, {
+    version: '1.1',
+    customTags: [{ tag: '!unsafe', resolve: (s: string) => s }],
+  });
+  expect(doc.errors).toEqual([]);
+  return doc.toJS();
+}
+
+describe('toAnsibleYaml', () => {
+  it('tags every string value !unsafe and double-quotes it', () => {
+    const text = toAnsibleYaml({ a: 'x', num: 1, b: true, list: ['y'], m: { k: 'z' } }, 'hdr');
+    expect(text).toContain('a: !unsafe "x"');
+    expect(text).toContain('num: 1');
+    expect(text).toContain('b: true');
+    expect(text).toContain('- !unsafe "y"');
+    expect(text).toContain('k: !unsafe "z"');
+  });
+
+  it('quotes keys that YAML 1.1 would read as another type', () => {
+    const text = toAnsibleYaml({ on: 'a', ON: 'b', '1_000': 'c', normal_key: 'd' }, 'hdr');
+    expect(text).toMatch(/^"on": /m);
+    expect(text).toMatch(/^"ON": /m);
+    expect(text).toMatch(/^"1_000": /m);
+    expect(text).toMatch(/^normal_key: /m);
+  });
+
+  it('keeps the header one comment per line even when it holds control characters', () => {
+    const text = toAnsibleYaml({ a: 'b' }, 'from evil\rname\u2028x\nsecond line');
+    const lines = text.split('\n');
+    expect(lines[1]).toBe('# from evil?name?x');
+    expect(lines[2]).toBe('# second line');
+    expect(readBack(text)).toEqual({ a: 'b' });
+  });
+
+  it('does not fold long strings', () => {
+    const long = 'word '.repeat(100).trim();
+    const text = toAnsibleYaml({ a: long }, 'h');
+    expect(text.split('\n').some((l) => l.includes(long))).toBe(true);
+  });
+
+  it('round-trips arbitrary strings and keys exactly (property)', () => {
+    const str = fc.string({ unit: 'binary', maxLength: 40 }).filter((s) => !/[\uD800-\uDFFF]/.test(s));
+    const data: fc.Arbitrary<YamlData> = fc.dictionary(str, fc.oneof(str, fc.array(str, { maxLength: 3 }), fc.integer()), { maxKeys: 5 });
+    fc.assert(
+      fc.property(data, (d) => {
+        expect(readBack(toAnsibleYaml(d, 'h'))).toEqual(d);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
