@@ -7,6 +7,19 @@ import { Document, isScalar, visit } from 'yaml';
 
 export type YamlData = string | number | boolean | null | YamlData[] | { [key: string]: YamlData };
 
+/**
+ * Characters PyYAML refuses in a stream (outside its printable set), plus those it reads as line breaks
+ * inside a quoted scalar (CR, NEL, LS, PS) and the BOM. The yaml library writes some of them raw.
+ */
+const NOT_SAFE_FOR_PYYAML = /[^\t\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\u{10000}-\u{10ffff}]/gu;
+
+function yamlEscape(ch: string): string {
+  const code = ch.codePointAt(0) as number;
+  if (code < 0x100) return `\\x${code.toString(16).padStart(2, '0')}`;
+  if (code < 0x10000) return `\\u${code.toString(16).padStart(4, '0')}`;
+  return `\\U${code.toString(16).padStart(8, '0')}`;
+}
+
 export function toAnsibleYaml(data: YamlData, header: string): string {
   const doc = new Document(data, { version: '1.1' });
   visit(doc, {
@@ -24,7 +37,9 @@ export function toAnsibleYaml(data: YamlData, header: string): string {
       }
     },
   });
-  const body = doc.toString({ lineWidth: 0, minContentWidth: 0, indentSeq: true });
+  // Every string is double-quoted (keys that need it too) and the header is sanitised, so whatever unsafe
+  // character is left stands inside a double-quoted scalar, where an escape sequence means the same.
+  const body = doc.toString({ lineWidth: 0, minContentWidth: 0, indentSeq: true }).replace(NOT_SAFE_FOR_PYYAML, yamlEscape);
   // The header may name user files: keep it one comment per line whatever characters a file name holds.
   const comment = header
     .replace(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029]/g, '?')
