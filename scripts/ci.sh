@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The full test run, from a fresh machine: installs what the tests need (Debian packages, npm packages), then
+# type-checks, runs the unit tests, lints the rendered example tree and runs the multi-host integration suite.
+# Needs root (apt, systemd-nspawn). Set PAG_SKIP_INTEGRATION=1 to stop after the lint step.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DEBIAN_PACKAGES=(
+  ansible-core ansible-lint yamllint          # the real tools the rendered tree is checked and run with
+  openssh-client openssh-server               # ssh to the test hosts
+  debootstrap systemd-container iproute2      # build and boot the test hosts
+  dpkg-dev                                    # dpkg-scanpackages: the offline apt repository of the test hosts
+  python3 python3-venv                        # the Prefect and pixi-unpack test doubles
+  rsync util-linux
+)
+
+step() { printf '\n==> %s\n' "$*"; }
+
+if [ "$(id -u)" -eq 0 ]; then
+  missing=()
+  for p in "${DEBIAN_PACKAGES[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done
+  if [ "${#missing[@]}" -gt 0 ]; then
+    step "apt-get install ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+else
+  echo "warning: not root: Debian packages are not installed and the integration suite is skipped" >&2
+  PAG_SKIP_INTEGRATION=1
+fi
+
+step "npm ci"
+npm ci --no-audit --no-fund
+
+step "typecheck"
+npm run --silent typecheck
+
+step "unit tests"
+npm test
+
+step "lint the rendered example tree (syntax-check, ansible-lint, yamllint)"
+npm run --silent lint:rendered
+
+if [ "${PAG_SKIP_INTEGRATION:-0}" != "1" ]; then
+  step "integration tests on booted hosts"
+  npm run test:integration
+fi
