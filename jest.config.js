@@ -1,14 +1,9 @@
-// ESM all the way (execa 9 is ESM-only): ts-jest transpiles per file, `npm run typecheck` type-checks.
-const tsJest = ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }];
-const common = {
+// ESM all the way (execa 9 is ESM-only): ts-jest transpiles per file (isolatedModules), `npm run typecheck`
+// type-checks. Unit tests here; the multi-host suite has its own config (jest.integration.config.js).
+export const common = {
   extensionsToTreatAsEsm: ['.ts'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
-  transform: { '^.+\\.ts$': tsJest },
+  transform: { '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }] },
   testEnvironment: 'node',
 };
-export default {
-  projects: [
-    { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
-    { ...common, displayName: 'integration', testMatch: ['<rootDir>/test/integration/**/*.test.ts'] },
-  ],
-};
+export default { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] };

@@ -108,14 +108,6 @@ describe('renderTree', () => {
     expect(diff).toContain('+prefect_version: !unsafe "3.4.12"');
   });
 
-  it('puts no secret-looking keys in any rendered file', async () => {
-    await renderTree(exampleCluster(), dir);
-    for (const f of await listFiles(dir)) {
-      const text = await fs.readFile(path.join(dir, f), 'utf8');
-      expect(text).not.toMatch(/prefect_api_auth_string:\s*\S|prefect_database_password:\s*["'!]/);
-    }
-  });
-
   it('rejects an output path that is a file', async () => {
     const file = path.join(dir, 'f');
     await fs.writeFile(file, '');
