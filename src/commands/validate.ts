@@ -1,0 +1,70 @@
+/** `pag-ansible validate`: check an inventory (and secrets file) and list every finding. */
+import type { Command } from 'commander';
+import type { CommandContext } from '../cli/main.js';
+import { loadCluster } from '../config/index.js';
+import { formatDiagnostics, type Diagnostic, type DiagnosticFormat } from '../config/diagnostics.js';
+import { UsageError } from '../errors.js';
+
+const FORMATS: readonly DiagnosticFormat[] = ['text', 'json', 'github'];
+
+interface ValidateOptions {
+  inventory: string;
+  secrets?: string;
+  vaultPasswordFile?: string;
+  askVaultPass?: boolean;
+  format: string;
+}
+
+export function registerValidate(program: Command, ctx: CommandContext): void {
+  program
+    .command('validate')
+    .description('Check an inventory (and secrets file) against the schemas and the cluster rules')
+    .requiredOption('-i, --inventory <file>', 'the Ansible YAML inventory describing the cluster')
+    .option('-s, --secrets <file>', 'the secrets file (may be encrypted with ansible-vault)')
+    .option('--vault-password-file <file>', 'file holding the vault password of encrypted files')
+    .option('--ask-vault-pass', 'prompt for the vault password (needs a terminal)')
+    .option('--format <format>', `how to print findings: ${FORMATS.join(', ')}`, 'text')
+    .action(async (opts: ValidateOptions) => {
+      ctx.exitCode = await validate(opts, ctx);
+    });
+}
+
+async function validate(opts: ValidateOptions, ctx: CommandContext): Promise<number> {
+  if (!(FORMATS as readonly string[]).includes(opts.format)) {
+    throw new UsageError(`unknown --format ${JSON.stringify(opts.format)}`, `use one of: ${FORMATS.join(', ')}`);
+  }
+  const format = opts.format as DiagnosticFormat;
+  const result = await loadCluster({
+    inventoryPath: opts.inventory,
+    ...(opts.secrets !== undefined ? { secretsPath: opts.secrets } : {}),
+    ...(opts.vaultPasswordFile !== undefined ? { vaultPasswordFile: opts.vaultPasswordFile } : {}),
+    ...(opts.askVaultPass !== undefined ? { askVaultPass: opts.askVaultPass } : {}),
+    cwd: ctx.cwd,
+    env: ctx.env,
+  });
+
+  // JSON consumers always get a document, even an empty list; text and github print nothing when clean.
+  if (format === 'json' || result.diagnostics.length > 0) ctx.reporter.out(formatDiagnostics(result.diagnostics, format));
+
+  const errors = count(result.diagnostics, 'error');
+  const warnings = count(result.diagnostics, 'warning');
+  const name = opts.inventory;
+  if (result.config) {
+    const { workers, prefect_work_pools: pools } = result.config;
+    const shape = `1 server, ${plural(workers.length, 'worker')}, ${plural(pools.length, 'pool')}`;
+    const secrets = result.secrets ? ', secrets OK' : '';
+    const warned = warnings > 0 ? ` with ${plural(warnings, 'warning')}` : '';
+    ctx.reporter.err(`${name}: OK${warned} (${shape}${secrets})`);
+    return 0;
+  }
+  ctx.reporter.err(`${name}: ${plural(errors, 'error')}, ${plural(warnings, 'warning')}`);
+  return 1;
+}
+
+function count(diagnostics: Diagnostic[], severity: Diagnostic['severity']): number {
+  return diagnostics.filter((d) => d.severity === severity).length;
+}
+
+function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}

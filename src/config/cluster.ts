@@ -1,0 +1,390 @@
+/**
+ * Semantic rules over a schema-valid inventory (each with a stable rule id) and the normalisation into
+ * `ClusterConfig`: defaults applied, controller paths made absolute, worker units computed.
+ */
+import { statSync } from 'node:fs';
+import path from 'node:path';
+import type { Diagnostic } from './diagnostics.js';
+import { InventoryModel } from './inventory-model.js';
+import { didYouMean } from './suggest.js';
+import type {
+  ClusterConfig,
+  DatabaseConfig,
+  EnvironmentSource,
+  HostConnection,
+  WorkerHost,
+  WorkerUnit,
+  WorkPool,
+} from './types.js';
+import type { PathSegment, YamlSource } from './yaml-source.js';
+
+export const SERVER_GROUP = 'prefect_server';
+export const WORKERS_GROUP = 'prefect_workers';
+export const HEALTHCHECK_BASE_PORT = 8080;
+const DEFAULT_API_PORT = 4200;
+
+/** all.vars as the schema guarantees it (optional keys may be absent). */
+interface ClusterVars {
+  prefect_version: string;
+  prefect_user?: string;
+  prefect_install_dir?: string;
+  prefect_home?: string;
+  prefect_flows_dir?: string;
+  prefect_environment: RawEnvironment;
+  prefect_api: { bind_host?: string; port?: number; url: string };
+  prefect_database?: { type: 'sqlite' } | ({ type: 'postgresql' } & Partial<Omit<Extract<DatabaseConfig, { type: 'postgresql' }>, 'type'>>);
+  prefect_work_pools?: Record<string, RawPool | null>;
+  prefect_worker_healthcheck?: boolean;
+  prefect_analytics_enabled?: boolean;
+  [key: string]: unknown;
+}
+type RawEnvironment =
+  | { source: 'pixi-pack'; pixi_pack_tarball: string; pixi_unpack_binary: string }
+  | { source: 'wheelhouse'; wheelhouse_dir: string; python?: string; requirement?: string }
+  | { source: 'prefix'; prefix: string };
+interface RawPool {
+  concurrency_limit?: number | null;
+  worker_limit?: number;
+  gpu?: boolean;
+  env?: Record<string, string | number | boolean>;
+}
+
+export interface ClusterCheckOptions {
+  /** Absolute path of the inventory file: controller paths are relative to its directory. */
+  inventoryAbsPath: string;
+  /** Missing controller artifacts are errors (run) rather than warnings (validate, render). */
+  requireArtifacts: boolean;
+}
+
+export interface ClusterCheck {
+  diagnostics: Diagnostic[];
+  /** Present when the rules found no errors. */
+  config?: ClusterConfig;
+  /** For cross-file rules (secrets). */
+  databaseType: 'sqlite' | 'postgresql';
+}
+
+export function checkCluster(source: YamlSource, options: ClusterCheckOptions): ClusterCheck {
+  const data = source.data as { all: { vars: ClusterVars } } & Record<string, never>;
+  const vars = data.all.vars;
+  const model = new InventoryModel(data);
+  const diagnostics: Diagnostic[] = [];
+  const report = (severity: Diagnostic['severity'], rule: string, at: PathSegment[], message: string, part: 'key' | 'value' = 'value') => {
+    const { line, col } = source.positionOf(at, part);
+    diagnostics.push({ file: source.displayPath, line, col, severity, rule, message });
+  };
+
+  for (const group of model.cycles) {
+    const declaration = model.group(group)?.declarations[0] ?? [];
+    report('error', 'group-cycle', declaration, `group ${group} contains itself through its children; Ansible refuses such an inventory`, 'key');
+  }
+
+  const serverHosts = checkServer(model, report);
+  const pools = poolsOf(vars);
+  const poolsPath: PathSegment[] = ['all', 'vars', 'prefect_work_pools'];
+  const workerNames = model.membersOf(WORKERS_GROUP);
+  const workerSet = new Set(workerNames);
+
+  // Findings that stem from one variable shared by several hosts (group vars) are reported once, naming the hosts.
+  const grouped = new Map<string, { severity: Diagnostic['severity']; rule: string; at: PathSegment[]; hosts: string[]; message: (hosts: string) => string }>();
+  const reportForHost = (
+    severity: Diagnostic['severity'],
+    rule: string,
+    at: PathSegment[],
+    host: string,
+    message: (hosts: string) => string,
+  ) => {
+    const key = `${rule}\u0000${JSON.stringify(at)}`;
+    const entry = grouped.get(key);
+    if (entry) entry.hosts.push(host);
+    else grouped.set(key, { severity, rule, at, hosts: [host], message });
+  };
+
+  const served = new Set<string>();
+  const workerPlans: { name: string; pools: string[]; gpuIds: string[] }[] = [];
+  for (const host of workerNames) {
+    const poolsVar = model.effectiveVar(host, 'prefect_worker_pools');
+    const gpuVar = model.effectiveVar(host, 'prefect_worker_gpu_ids');
+    const hostPath = model.hosts.get(host)?.[0]?.path ?? [];
+    if (!poolsVar) {
+      report(
+        'error',
+        'worker-without-pools',
+        hostPath,
+        `host ${host} is in ${WORKERS_GROUP} but sets no prefect_worker_pools; list the pools it serves, e.g. prefect_worker_pools: [${[...pools.keys()][0] ?? 'cpu-pool'}]`,
+        'key',
+      );
+      continue;
+    }
+    const hostPools = poolsVar.value as string[];
+    const gpuIds = ((gpuVar?.value as (string | number)[] | undefined) ?? []).map(String);
+    hostPools.forEach((pool, index) => {
+      served.add(pool);
+      if (!pools.has(pool)) {
+        const defined = [...pools.keys()];
+        reportForHost('error', 'undefined-pool', [...poolsVar.path, index], host, () =>
+          `work pool ${JSON.stringify(pool)} is not defined in prefect_work_pools${didYouMean(pool, defined)}${defined.length ? ` (defined: ${defined.join(', ')})` : ''}`,
+        );
+      }
+    });
+    const gpuPoolIndex = hostPools.findIndex((pool) => pools.get(pool)?.gpu === true);
+    if (gpuPoolIndex >= 0 && gpuIds.length === 0) {
+      const gpuPool = hostPools[gpuPoolIndex] as string;
+      reportForHost('error', 'gpu-ids-required', [...poolsVar.path, gpuPoolIndex], host, (hosts) =>
+        `${hosts} serve${hosts.includes(',') ? '' : 's'} GPU pool ${gpuPool} but list${hosts.includes(',') ? '' : 's'} no prefect_worker_gpu_ids; add the GPUs its workers may use, e.g. prefect_worker_gpu_ids: [0]`,
+      );
+    }
+    if (gpuPoolIndex < 0 && gpuVar && gpuIds.length > 0) {
+      reportForHost('warning', 'gpu-ids-unused', gpuVar.path, host, (hosts) =>
+        `prefect_worker_gpu_ids is set for ${hosts}, which serve${hosts.includes(',') ? '' : 's'} no GPU pool (gpu: true); it is ignored`,
+      );
+    }
+    workerPlans.push({ name: host, pools: hostPools, gpuIds });
+  }
+  for (const entry of grouped.values()) {
+    const shown = entry.hosts.length > 3 ? `${entry.hosts.slice(0, 3).join(', ')} and ${entry.hosts.length - 3} more` : entry.hosts.join(', ');
+    report(entry.severity, entry.rule, entry.at, entry.message(entry.hosts.length === 1 ? `host ${shown}` : `hosts ${shown}`));
+  }
+
+  for (const host of model.hosts.keys()) {
+    if (workerSet.has(host)) continue;
+    for (const key of ['prefect_worker_pools', 'prefect_worker_gpu_ids']) {
+      const own = model.hostSets(host, key);
+      if (own) report('warning', 'worker-keys-ignored', own.path, `host ${host} is not in ${WORKERS_GROUP}, so its ${key} is ignored`, 'key');
+    }
+  }
+
+  for (const name of pools.keys()) {
+    if (!served.has(name)) {
+      report(
+        'warning',
+        'unserved-pool',
+        [...poolsPath, name],
+        `work pool ${name} is served by no worker: flows deployed to it would never run; add it to some worker's prefect_worker_pools`,
+        'key',
+      );
+    }
+  }
+
+  checkApiPort(vars, report);
+  checkArtifacts(vars, options, report);
+
+  const apiPort = vars.prefect_api.port ?? DEFAULT_API_PORT;
+  const healthcheck = vars.prefect_worker_healthcheck ?? false;
+  const server = serverHosts[0];
+  if (healthcheck && server !== undefined) {
+    const colocated = workerPlans.find((w) => w.name === server);
+    if (colocated) {
+      const clash = colocated.pools.findIndex((_, i) => HEALTHCHECK_BASE_PORT + i === apiPort);
+      if (clash >= 0) {
+        report(
+          'error',
+          'port-conflict',
+          ['all', 'vars', 'prefect_api', 'port'],
+          `host ${server} runs the server on port ${apiPort} and a worker health check on the same port (${HEALTHCHECK_BASE_PORT} + pool index); choose another prefect_api.port`,
+        );
+      }
+    }
+  }
+
+  const databaseType = vars.prefect_database?.type ?? 'sqlite';
+  if (diagnostics.some((d) => d.severity === 'error') || server === undefined) return { diagnostics, databaseType };
+  const config = normalise(vars, model, pools, server, workerPlans, options);
+  return { diagnostics, config, databaseType };
+}
+
+type Report = (severity: Diagnostic['severity'], rule: string, at: PathSegment[], message: string, part?: 'key' | 'value') => void;
+
+function checkServer(model: InventoryModel, report: Report): string[] {
+  const group = model.group(SERVER_GROUP);
+  if (!group) {
+    const at: PathSegment[] = model.group('all')?.children.size ? ['all', 'children'] : ['all'];
+    report('error', 'one-server', at, `there is no ${SERVER_GROUP} group; add all.children.${SERVER_GROUP}.hosts with exactly one host (the Prefect server)`, 'key');
+    return [];
+  }
+  const hosts = model.membersOf(SERVER_GROUP);
+  if (hosts.length !== 1) {
+    const found = hosts.length === 0 ? 'has no hosts' : `has ${hosts.length} hosts (${hosts.slice(0, 5).join(', ')}${hosts.length > 5 ? ', …' : ''})`;
+    report('error', 'one-server', group.declarations[0] ?? [], `group ${SERVER_GROUP} ${found}; it needs exactly one, the host that runs the Prefect server`, 'key');
+  }
+  return hosts;
+}
+
+function checkApiPort(vars: ClusterVars, report: Report): void {
+  const api = vars.prefect_api;
+  let url: URL;
+  try {
+    url = new URL(api.url);
+  } catch {
+    return; // The schema's pattern already reported a malformed URL.
+  }
+  const urlPort = url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
+  const port = api.port ?? DEFAULT_API_PORT;
+  if (urlPort !== port) {
+    report(
+      'warning',
+      'api-port-mismatch',
+      ['all', 'vars', 'prefect_api', 'url'],
+      `prefect_api.url uses port ${urlPort} but the server listens on prefect_api.port ${port}${api.port === undefined ? ' (the default)' : ''}; fine behind a reverse proxy, otherwise make them agree`,
+    );
+  }
+}
+
+function checkArtifacts(vars: ClusterVars, options: ClusterCheckOptions, report: Report): void {
+  const env = vars.prefect_environment;
+  const base = path.dirname(options.inventoryAbsPath);
+  const expect: [string, 'file' | 'directory'][] =
+    env.source === 'pixi-pack'
+      ? [
+          ['pixi_pack_tarball', 'file'],
+          ['pixi_unpack_binary', 'file'],
+        ]
+      : env.source === 'wheelhouse'
+        ? [['wheelhouse_dir', 'directory']]
+        : [];
+  for (const [key, kind] of expect) {
+    const given = (env as Record<string, string>)[key] as string;
+    const absolute = path.resolve(base, given);
+    let problem: string | undefined;
+    try {
+      const stat = statSync(absolute);
+      if (kind === 'file' && !stat.isFile()) problem = 'is not a file';
+      if (kind === 'directory' && !stat.isDirectory()) problem = 'is not a directory';
+    } catch {
+      problem = 'does not exist';
+    }
+    if (problem) {
+      const shown = path.isAbsolute(given) ? given : `${given} (${absolute})`;
+      report(
+        options.requireArtifacts ? 'error' : 'warning',
+        'artifact-missing',
+        ['all', 'vars', 'prefect_environment', key],
+        `prefect_environment.${key} ${shown} ${problem} on this machine; ${options.requireArtifacts ? 'create it before running' : 'it must exist before `pag-ansible run`'} (relative paths are resolved against the inventory's directory)`,
+      );
+    }
+  }
+}
+
+function poolsOf(vars: ClusterVars): Map<string, WorkPool> {
+  const pools = new Map<string, WorkPool>();
+  const names = Object.keys(vars.prefect_work_pools ?? {}).sort();
+  for (const name of names) {
+    const raw = vars.prefect_work_pools?.[name] ?? {};
+    const env: Record<string, string> = {};
+    for (const [key, value] of Object.entries(raw.env ?? {})) env[key] = String(value);
+    pools.set(name, {
+      name,
+      type: 'process',
+      concurrency_limit: raw.concurrency_limit ?? null,
+      worker_limit: raw.worker_limit ?? null,
+      gpu: raw.gpu ?? false,
+      env,
+    });
+  }
+  return pools;
+}
+
+const isAnsibleVar = (key: string) => key.startsWith('ansible_');
+
+function ansibleVars(values: Record<string, unknown>): Record<string, string | number | boolean> {
+  const out: Record<string, string | number | boolean> = {};
+  for (const [key, value] of Object.entries(values)) if (isAnsibleVar(key)) out[key] = value as string | number | boolean;
+  return out;
+}
+
+/** Trailing slashes would make `<dir>/versions` and friends look different for the same directory. */
+function trimSlash(p: string): string {
+  return p.length > 1 ? p.replace(/\/+$/, '') : p;
+}
+
+function normalise(
+  vars: ClusterVars,
+  model: InventoryModel,
+  pools: Map<string, WorkPool>,
+  serverName: string,
+  workerPlans: { name: string; pools: string[]; gpuIds: string[] }[],
+  options: ClusterCheckOptions,
+): ClusterConfig {
+  const version = vars.prefect_version;
+  const user = vars.prefect_user ?? 'prefect';
+  const installDir = trimSlash(vars.prefect_install_dir ?? '/opt/prefect');
+  const base = path.dirname(options.inventoryAbsPath);
+  const raw = vars.prefect_environment;
+  const environment: EnvironmentSource =
+    raw.source === 'pixi-pack'
+      ? { source: 'pixi-pack', pixi_pack_tarball: path.resolve(base, raw.pixi_pack_tarball), pixi_unpack_binary: path.resolve(base, raw.pixi_unpack_binary) }
+      : raw.source === 'wheelhouse'
+        ? {
+            source: 'wheelhouse',
+            wheelhouse_dir: path.resolve(base, raw.wheelhouse_dir),
+            python: raw.python ?? '/usr/bin/python3',
+            requirement: raw.requirement ?? `prefect==${version}`,
+          }
+        : { source: 'prefix', prefix: trimSlash(raw.prefix) };
+
+  const rawDb = vars.prefect_database ?? { type: 'sqlite' };
+  const database: DatabaseConfig =
+    rawDb.type === 'sqlite'
+      ? { type: 'sqlite' }
+      : {
+          type: 'postgresql',
+          mode: rawDb.mode ?? 'local',
+          host: rawDb.host ?? '127.0.0.1',
+          port: rawDb.port ?? 5432,
+          name: rawDb.name ?? 'prefect',
+          user: rawDb.user ?? 'prefect',
+          pool_size: rawDb.pool_size ?? 5,
+          max_overflow: rawDb.max_overflow ?? 10,
+        };
+
+  const apiPort = vars.prefect_api.port ?? DEFAULT_API_PORT;
+  const bindHost = vars.prefect_api.bind_host ?? '0.0.0.0';
+  const connection = (name: string): HostConnection => ({ name, vars: ansibleVars(model.hostVarsMatching(name, isAnsibleVar)) });
+
+  const workers: WorkerHost[] = workerPlans.map((plan) => {
+    const units: WorkerUnit[] = [...plan.pools].sort().map((poolName, index) => {
+      const pool = pools.get(poolName) as WorkPool;
+      return {
+        pool: poolName,
+        unit: `prefect-worker-${poolName}`,
+        worker_name: `${plan.name}-${poolName}`,
+        limit: pool.worker_limit ?? (pool.gpu ? plan.gpuIds.length : pool.concurrency_limit),
+        healthcheck_port: HEALTHCHECK_BASE_PORT + index,
+        gpu_ids: pool.gpu ? [...plan.gpuIds] : [],
+        env: { ...pool.env },
+      };
+    });
+    return { ...connection(plan.name), pools: [...plan.pools], gpu_ids: [...plan.gpuIds], units };
+  });
+
+  return {
+    inventoryPath: options.inventoryAbsPath,
+    allVars: ansibleVars(vars),
+    server: connection(serverName),
+    workers,
+    prefect_version: version,
+    prefect_user: user,
+    prefect_group: user,
+    prefect_install_dir: installDir,
+    prefect_home: trimSlash(vars.prefect_home ?? '/var/lib/prefect'),
+    prefect_config_dir: '/etc/prefect',
+    prefect_flows_dir: trimSlash(vars.prefect_flows_dir ?? `${installDir}/flows`),
+    prefect_environment: environment,
+    prefect_environment_id: `${version}-${raw.source}`.replace(/[^A-Za-z0-9._-]/g, '-'),
+    prefect_api_bind_host: bindHost,
+    prefect_api_port: apiPort,
+    prefect_api_url: vars.prefect_api.url,
+    prefect_server_api_local_url: `http://${localAddressFor(bindHost)}:${apiPort}/api`,
+    prefect_analytics_enabled: vars.prefect_analytics_enabled ?? false,
+    prefect_database: database,
+    prefect_work_pools: [...pools.values()],
+    prefect_worker_healthcheck: vars.prefect_worker_healthcheck ?? false,
+  };
+}
+
+/** A server bound to one address is not reachable on 127.0.0.1: check it where it listens. */
+function localAddressFor(bindHost: string): string {
+  if (bindHost === '0.0.0.0' || bindHost === '::' || bindHost === 'localhost') return '127.0.0.1';
+  return bindHost.includes(':') ? `[${bindHost}]` : bindHost;
+}
+

@@ -1,0 +1,319 @@
+/**
+ * Parses a YAML file the way Ansible (PyYAML, YAML 1.1) reads it, keeping positions so every finding can point
+ * at a line and column. Syntax problems become diagnostics, never exceptions.
+ */
+import {
+  Document,
+  LineCounter,
+  Pair,
+  Scalar,
+  YAMLMap,
+  YAMLSeq,
+  isAlias,
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  parseDocument,
+  visit,
+  type Node,
+  type ScalarTag,
+  type CollectionTag,
+  type Tags,
+} from 'yaml';
+import type { Diagnostic } from './diagnostics.js';
+
+/** The `!unsafe` tag only tells Ansible not to template a value; for us the value is the plain string/collection. */
+const unsafeScalar: ScalarTag = { tag: '!unsafe', resolve: (text) => text };
+const unsafeMap: CollectionTag = { tag: '!unsafe', collection: 'map', nodeClass: YAMLMap };
+const unsafeSeq: CollectionTag = { tag: '!unsafe', collection: 'seq', nodeClass: YAMLSeq };
+/** Inline vault values stay opaque (the encrypted text); callers decide whether that is acceptable where it occurs. */
+const vaultScalar: ScalarTag = { tag: '!vault', resolve: (text) => text };
+
+const VAULT_TAG = '!vault';
+
+/**
+ * The library's YAML 1.1 schema is broader than PyYAML's in two places that change values Ansible sees:
+ * it reads y/n as booleans and `1e3` (no dot) as a float; PyYAML keeps both as strings.
+ */
+const PYYAML_TRUE = /^(?:yes|Yes|YES|true|True|TRUE|on|On|ON)$/;
+const PYYAML_FALSE = /^(?:no|No|NO|false|False|FALSE|off|Off|OFF)$/;
+const PYYAML_FLOAT_EXP = /^[-+]?(?:[0-9][0-9_]*)?\.[0-9_]*[eE][-+][0-9]+$/;
+
+function asPyYaml(tag: Tags[number]): Tags[number] {
+  if (typeof tag !== 'object' || !('test' in tag) || !tag.test) return tag;
+  const scalar = tag as ScalarTag;
+  if (scalar.tag === 'tag:yaml.org,2002:bool') return { ...scalar, test: scalar.test?.test('true') ? PYYAML_TRUE : PYYAML_FALSE };
+  if (scalar.tag === 'tag:yaml.org,2002:float' && scalar.format === 'EXP') return { ...scalar, test: PYYAML_FLOAT_EXP };
+  return tag;
+}
+
+/** One path segment as it appears in the JS data: a map key (string) or a sequence index (number). */
+export type PathSegment = string | number;
+
+export interface Position {
+  line: number;
+  col: number;
+}
+
+export interface YamlSource {
+  /** The file name as the user typed it: used in every diagnostic. */
+  displayPath: string;
+  /** The parsed JS value, or undefined when the file did not parse. */
+  data: unknown;
+  /** Syntax errors, duplicate keys and unknown tags. */
+  diagnostics: Diagnostic[];
+  /** Where the node at `path` starts; falls back to the nearest ancestor that exists in the file. */
+  positionOf(path: readonly PathSegment[], part?: 'key' | 'value'): Position;
+  /** True when the value at `path` (or an ancestor) is an inline `!vault` value. */
+  isVault(path: readonly PathSegment[]): boolean;
+  /** Paths of all inline `!vault` values, found once on demand. */
+  vaultPaths(): PathSegment[][];
+}
+
+const START: Position = { line: 1, col: 1 };
+const MAX_SYNTAX_ERRORS = 5;
+
+export function parseYamlSource(text: string, displayPath: string): YamlSource {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, {
+    version: '1.1',
+    lineCounter,
+    customTags: (tags) => [...tags.map(asPyYaml), unsafeScalar, unsafeMap, unsafeSeq, vaultScalar],
+    // The library's own check compares every key with every other one (quadratic: seconds on 2,000 hosts).
+    uniqueKeys: false,
+    prettyErrors: true,
+    // YAML 1.1 merge keys (`<<: *defaults`), which Ansible inventories may use.
+    merge: true,
+  });
+
+  const diagnostics: Diagnostic[] = [];
+  // After the first few, syntax errors are mostly echoes of the first one (and a pathological file has thousands).
+  for (const problem of doc.errors.slice(0, MAX_SYNTAX_ERRORS)) diagnostics.push(yamlProblemToDiagnostic(problem, 'error', text, displayPath));
+  for (const problem of doc.warnings) {
+    // PyYAML refuses tags it has no constructor for, so an unknown tag is an error for Ansible too.
+    const severity = problem.code === 'TAG_RESOLVE_FAILED' ? 'error' : 'warning';
+    diagnostics.push(yamlProblemToDiagnostic(problem, severity, text, displayPath));
+  }
+
+  if (doc.errors.length === 0) {
+    for (const duplicate of findDuplicateKeys(doc)) {
+      const offset = duplicate.range?.[0] ?? 0;
+      diagnostics.push(
+        yamlProblemToDiagnostic({ code: 'DUPLICATE_KEY', message: '', pos: [offset, offset], linePos: [lineCounter.linePos(offset)] }, 'error', text, displayPath),
+      );
+    }
+  }
+
+  let data: unknown;
+  if (!diagnostics.some((d) => d.severity === 'error')) {
+    try {
+      // The alias limit guards against alias bombs; PyYAML has none, but no real inventory comes close.
+      data = doc.toJS({ maxAliasCount: 1000 });
+      const problem = structureProblem(data, 0, new Set());
+      if (problem) throw new Error(problem);
+    } catch (e) {
+      // Alias bombs, recursive aliases and absurd nesting are reported instead of overflowing a validator's stack.
+      data = undefined;
+      diagnostics.push({ file: displayPath, ...START, severity: 'error', rule: 'yaml-syntax', message: `cannot read the YAML: ${(e as Error).message}` });
+    }
+  }
+
+  const locator = new NodeLocator(doc, lineCounter);
+  let vaultPathsCache: PathSegment[][] | undefined;
+  return {
+    displayPath,
+    data,
+    diagnostics,
+    positionOf: (path, part = 'value') => locator.positionOf(path, part),
+    isVault: (path) => locator.isVault(path),
+    vaultPaths: () => (vaultPathsCache ??= text.includes(VAULT_TAG) ? findVaultPaths(doc) : []),
+  };
+}
+
+/** Far deeper than any inventory needs (group nesting included), far shallower than any stack limit. */
+const MAX_DEPTH = 64;
+
+function structureProblem(value: unknown, depth: number, ancestors: Set<unknown>): string | undefined {
+  if (value === null || typeof value !== 'object' || value instanceof Date) return undefined;
+  if (ancestors.has(value)) return 'a recursive alias (an anchor used inside itself)';
+  if (depth > MAX_DEPTH) return `nesting deeper than ${MAX_DEPTH} levels`;
+  ancestors.add(value);
+  for (const child of Array.isArray(value) ? value : Object.values(value)) {
+    const problem = structureProblem(child, depth + 1, ancestors);
+    if (problem) return problem;
+  }
+  ancestors.delete(value);
+  return undefined;
+}
+
+interface YamlProblem {
+  code: string;
+  message: string;
+  pos: [number, number];
+  linePos?: [Position] | [Position, Position];
+}
+
+function yamlProblemToDiagnostic(problem: YamlProblem, severity: Diagnostic['severity'], text: string, file: string): Diagnostic {
+  const pos = problem.linePos?.[0] ?? START;
+  // The library appends " at line L, column C:" and a code frame; the position is reported separately.
+  const summary = (problem.message.split('\n')[0] ?? problem.message).replace(/ at line \d+, column \d+:?$/, '');
+  if (problem.code === 'DUPLICATE_KEY') {
+    const key = keyAt(text, problem.pos[0]);
+    return {
+      file,
+      ...pos,
+      severity,
+      rule: 'duplicate-key',
+      message: `duplicate key ${JSON.stringify(key)}: Ansible would silently keep only the last one; remove or rename one of them`,
+    };
+  }
+  if (problem.code === 'TAG_RESOLVE_FAILED') {
+    return { file, ...pos, severity, rule: 'yaml-tag', message: `${summary}; only !unsafe and !vault are understood` };
+  }
+  return { file, ...pos, severity, rule: 'yaml-syntax', message: `YAML syntax: ${summary}` };
+}
+
+/** The plain key starting at `offset` (up to the colon), for duplicate-key messages. */
+function keyAt(text: string, offset: number): string {
+  const rest = text.slice(offset, offset + 200);
+  const match = /^[^:\n]*/.exec(rest);
+  return (match?.[0] ?? '').trim();
+}
+
+/** Finds nodes by JS path lazily; each map is indexed once on first visit so lookups stay O(1) on big inventories. */
+class NodeLocator {
+  private readonly mapIndex = new WeakMap<YAMLMap, Map<string, Pair>>();
+
+  constructor(
+    private readonly doc: Document,
+    private readonly lineCounter: LineCounter,
+  ) {}
+
+  positionOf(path: readonly PathSegment[], part: 'key' | 'value'): Position {
+    const { node, pair } = this.walk(path);
+    // A key with an empty value (`prefect_user:`) has a zero-width value node: point at the key instead.
+    const emptyValue = isScalar(node) && node.value === null && node.range?.[0] === node.range?.[1];
+    const target = part === 'key' || emptyValue || !node ? (pair?.key as Node | undefined) ?? node : node;
+    const offset = target?.range?.[0];
+    return offset === undefined ? START : this.lineCounter.linePos(offset);
+  }
+
+  isVault(path: readonly PathSegment[]): boolean {
+    const { node, complete } = this.walk(path);
+    return complete && isScalar(node) && node.tag === VAULT_TAG;
+  }
+
+  /** Walks as far as the path exists; `pair` is the pair holding the deepest node found (for key positions). */
+  private walk(path: readonly PathSegment[]): { node: Node | undefined; pair: Pair | undefined; complete: boolean } {
+    let node = this.resolve(this.doc.contents as Node | null);
+    let pair: Pair | undefined;
+    for (const segment of path) {
+      if (isMap(node)) {
+        const found = this.pairOf(node, String(segment));
+        if (!found) return { node, pair, complete: false };
+        pair = found;
+        node = this.resolve(found.value as Node | null) ?? undefined;
+        if (!node) return { node: found.key as Node, pair, complete: false };
+      } else if (isSeq(node) && typeof segment === 'number') {
+        const item = this.resolve(node.items[segment] as Node | null);
+        if (!item) return { node, pair, complete: false };
+        pair = undefined;
+        node = item;
+      } else {
+        return { node, pair, complete: false };
+      }
+    }
+    return { node, pair, complete: true };
+  }
+
+  private resolve(node: Node | null | undefined): Node | undefined {
+    if (!node) return undefined;
+    return isAlias(node) ? (node.resolve(this.doc) as Node | undefined) : node;
+  }
+
+  private pairOf(map: YAMLMap, key: string): Pair | undefined {
+    let index = this.mapIndex.get(map);
+    if (!index) {
+      index = new Map();
+      for (const item of map.items) {
+        if (!isPair(item)) continue;
+        const keyNode = item.key;
+        // With `merge: true` the library marks merge keys with a symbol value; its source is still `<<`.
+        if (isScalar(keyNode) && (keyNode.source === '<<' || keyNode.value === '<<')) {
+          // Merge keys: the merged map's pairs are reachable under this map's path, without overriding own keys.
+          for (const source of mergeSources(this.resolve(item.value as Node | null), (n) => this.resolve(n))) {
+            for (const merged of source.items) {
+              if (isPair(merged)) {
+                const k = jsKey(merged.key);
+                if (!index.has(k)) index.set(k, merged as Pair);
+              }
+            }
+          }
+          continue;
+        }
+        index.set(jsKey(keyNode), item as Pair);
+      }
+      this.mapIndex.set(map, index);
+    }
+    return index.get(key);
+  }
+}
+
+function mergeSources(node: Node | undefined, resolve: (n: Node | null) => Node | undefined): YAMLMap[] {
+  if (isMap(node)) return [node];
+  if (isSeq(node)) return node.items.map((n) => resolve(n as Node)).filter((n): n is YAMLMap => isMap(n));
+  return [];
+}
+
+/** The key as `toJS` spells it, so JS paths and nodes agree (`8080:` → "8080", `yes:` → "true"). */
+function jsKey(key: unknown): string {
+  if (isScalar(key)) return String((key as Scalar).value);
+  if (key === null || key === undefined) return '';
+  return String(key);
+}
+
+/** Second and later occurrences of a key in the same mapping, in one linear pass over the document. */
+function findDuplicateKeys(doc: Document): Node[] {
+  const duplicates: Node[] = [];
+  const stack: unknown[] = [doc.contents];
+  while (stack.length > 0) {
+    const node = stack.pop();
+    if (isMap(node)) {
+      const seen = new Set<string>();
+      for (const pair of node.items) {
+        const key = pair.key as Node | null;
+        // Merge keys may repeat; a merge's own keys are checked where the merged map is defined.
+        if (!(isScalar(key) && key.source === '<<')) {
+          const name = jsKey(key);
+          if (seen.has(name)) duplicates.push(key as Node);
+          else seen.add(name);
+        }
+        stack.push(pair.value);
+      }
+    } else if (isSeq(node)) {
+      for (const item of node.items) stack.push(item);
+    }
+  }
+  return duplicates.sort((a, b) => (a.range?.[0] ?? 0) - (b.range?.[0] ?? 0));
+}
+
+function findVaultPaths(doc: Document): PathSegment[][] {
+  const found: PathSegment[][] = [];
+  visit(doc, {
+    Scalar(key, node, path) {
+      if (node.tag !== VAULT_TAG || key === 'key') return;
+      const segments: PathSegment[] = [];
+      let previous: unknown = node;
+      // `path` lists ancestors (Document, collections, pairs); rebuild the JS path from pair keys and seq indexes.
+      for (let i = path.length - 1; i >= 0; i--) {
+        const ancestor = path[i];
+        if (isPair(ancestor)) segments.unshift(jsKey(ancestor.key));
+        else if (isSeq(ancestor)) segments.unshift(ancestor.items.indexOf(previous as never));
+        previous = ancestor;
+      }
+      found.push(segments);
+    },
+  });
+  return found;
+}

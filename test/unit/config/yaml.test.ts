@@ -1,0 +1,99 @@
+import { parseYamlSource } from '../../../src/config/yaml-source.js';
+import { loadFixture, findings, where } from './helpers.js';
+
+describe('loading YAML the way Ansible reads it', () => {
+  test('a syntax error is a diagnostic with line:col, not an exception', async () => {
+    const { diagnostics, config } = await loadFixture('syntax-error.yml');
+    expect(config).toBeUndefined();
+    expect(diagnostics.map((d) => `${where(d)} | ${d.message}`)).toEqual(['5:1 error yaml-syntax | YAML syntax: Missing closing "quote']);
+  });
+
+  test('an unclosed flow sequence is reported where the parser notices it', async () => {
+    expect(await findings('syntax-error-2.yml')).toEqual(['4:5 error yaml-syntax']);
+  });
+
+  test('duplicate keys are errors naming the key, at the second occurrence', async () => {
+    const { diagnostics } = await loadFixture('duplicate-key.yml');
+    expect(diagnostics.map((d) => `${where(d)} | ${d.message}`)).toEqual([
+      '6:5 error duplicate-key | duplicate key "prefect_version": Ansible would silently keep only the last one; remove or rename one of them',
+    ]);
+  });
+
+  test('duplicate keys are found at any depth and in flow mappings; merge keys may repeat', () => {
+    const text = 'a:\n  b: {x: 1, y: 2, x: 3}\n  c:\n    - {k: 1}\n    - {k: 1, k: 2}\nd: &d {z: 1}\ne:\n  <<: *d\n  <<: *d\n';
+    const source = parseYamlSource(text, 'x.yml');
+    expect(source.diagnostics.map((d) => `${d.line}:${d.col} ${d.rule} ${d.message.split(':')[0]}`)).toEqual([
+      '2:19 duplicate-key duplicate key "x"',
+      '5:14 duplicate-key duplicate key "k"',
+    ]);
+  });
+
+  test('!unsafe scalars, maps and sequences are plain values', async () => {
+    const { diagnostics, config } = await loadFixture('tags.yml');
+    expect(diagnostics).toEqual([]);
+    expect(config?.allVars).toEqual({ ansible_become_password: "{{ lookup('pipe', 'id') }}" });
+    expect(config?.prefect_version).toBe('3.4.11');
+    expect(config?.prefect_environment).toEqual({ source: 'prefix', prefix: '/software/prefect' });
+    expect(config?.workers[0]?.pools).toEqual(['cpu']);
+    expect(config?.prefect_work_pools[0]?.env).toEqual({ TEMPLATE: '{{ not templated }}' });
+  });
+
+  test('unknown tags are errors (PyYAML has no constructor for them)', async () => {
+    const { diagnostics } = await loadFixture('unknown-tag.yml');
+    expect(diagnostics.map((d) => `${where(d)} | ${d.message}`)).toEqual([
+      '3:22 error yaml-tag | Unresolved tag: !custom; only !unsafe and !vault are understood',
+    ]);
+  });
+
+  test('inline !vault: a warning on ansible_* variables, an error where pag-ansible must read the value', async () => {
+    const { diagnostics, config } = await loadFixture('inline-vault.yml');
+    expect(diagnostics.map(where)).toEqual(['3:5 warning vault-unchecked', '8:5 error vault-unsupported']);
+    expect(diagnostics[0]?.message).toBe('ansible_become_password is an inline vault value: it is passed to Ansible as is, without being checked');
+    expect(config).toBeUndefined();
+  });
+
+  test('an inline vault ansible_* value is kept encrypted for the rendered inventory', () => {
+    const source = parseYamlSource('a:\n  ansible_password: !vault |\n    $ANSIBLE_VAULT;1.1;AES256\n    3131\n', 'x.yml');
+    expect(source.data).toEqual({ a: { ansible_password: '$ANSIBLE_VAULT;1.1;AES256\n3131\n' } });
+    expect(source.vaultPaths()).toEqual([['a', 'ansible_password']]);
+    expect(source.isVault(['a', 'ansible_password'])).toBe(true);
+  });
+
+  test('inline vault values in the secrets file are refused with a hint to encrypt the whole file', async () => {
+    const { diagnostics } = await loadFixture('minimal.yml', 'secrets-inline-vault.yml');
+    expect(diagnostics.map((d) => `${d.file} ${where(d)}`)).toEqual(['secrets-inline-vault.yml 1:1 error vault-unsupported']);
+    expect(diagnostics[0]?.message).toContain('ansible-vault encrypt secrets-inline-vault.yml');
+  });
+
+  test('YAML 1.1 scalars: yes/off booleans, hex, 1_000 and octal numbers', async () => {
+    const { diagnostics, config } = await loadFixture('yaml11.yml');
+    expect(diagnostics).toEqual([]);
+    expect(config?.prefect_api_port).toBe(4200);
+    expect(config?.prefect_worker_healthcheck).toBe(true);
+    expect(config?.prefect_analytics_enabled).toBe(false);
+    expect(config?.prefect_work_pools[0]).toMatchObject({ concurrency_limit: 1000, env: { ON_VALUE: 'true', OCTAL: '493' } });
+  });
+
+  test('scalars resolve as PyYAML resolves them: y/n and 1e3 stay strings', () => {
+    const source = parseYamlSource('a: y\nb: n\nc: 1e3\nd: 1.0e+3\ne: yes\nf: Off\ng: 0o17\n', 'x.yml');
+    expect(source.data).toEqual({ a: 'y', b: 'n', c: '1e3', d: 1000, e: true, f: false, g: '0o17' });
+  });
+
+  test('recursive aliases and absurd nesting are diagnostics, not stack overflows', () => {
+    for (const text of ['all: &a {children: {g: *a}}', `a: ${'['.repeat(100)}${']'.repeat(100)}`]) {
+      const source = parseYamlSource(text, 'x.yml');
+      expect(source.data).toBeUndefined();
+      expect(source.diagnostics.map((d) => `${d.line}:${d.col} ${d.rule}`)).toEqual(['1:1 yaml-syntax']);
+    }
+  });
+
+  test('positions survive aliases and merge keys', () => {
+    const text = 'base: &b\n  x: 1\nuse:\n  <<: *b\n  y: 2\n';
+    const source = parseYamlSource(text, 'm.yml');
+    expect(source.data).toEqual({ base: { x: 1 }, use: { x: 1, y: 2 } });
+    expect(source.positionOf(['use', 'x'])).toEqual({ line: 2, col: 6 });
+    expect(source.positionOf(['use', 'y'], 'key')).toEqual({ line: 5, col: 3 });
+    // A path that does not exist falls back to the deepest node that does.
+    expect(source.positionOf(['use', 'nope', 'deeper'])).toEqual({ line: 4, col: 3 });
+  });
+});
