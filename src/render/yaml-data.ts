@@ -20,15 +20,22 @@ function yamlEscape(ch: string): string {
   return `\\U${code.toString(16).padStart(8, '0')}`;
 }
 
+const VAULT_PREFIX = '$ANSIBLE_VAULT;';
+
 export function toAnsibleYaml(data: YamlData, header: string): string {
   const doc = new Document(data, { version: '1.1' });
   visit(doc, {
     Scalar(key, node) {
       if (key === 'key') return; // mapping keys are names, not values: Ansible does not template them
-      if (typeof node.value === 'string') {
-        node.tag = '!unsafe';
-        node.type = 'QUOTE_DOUBLE';
+      if (typeof node.value !== 'string') return;
+      if (node.value.startsWith(VAULT_PREFIX)) {
+        // An inline-vaulted connection variable (ansible_password: !vault |): hand it back to Ansible as such.
+        node.tag = '!vault';
+        node.type = 'BLOCK_LITERAL';
+        return;
       }
+      node.tag = '!unsafe';
+      node.type = 'QUOTE_DOUBLE';
     },
     Pair(_key, pair) {
       // YAML 1.1 resolves unquoted keys such as `on` or `1_000` to other types; quote every non-trivial key.

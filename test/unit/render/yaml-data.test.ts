@@ -55,3 +55,13 @@ describe('toAnsibleYaml', () => {
     );
   });
 });
+
+describe('inline vault values', () => {
+  it('are written back as !vault block scalars that Ansible decrypts', () => {
+    const vaulted = '$ANSIBLE_VAULT;1.1;AES256\n6162\n6364\n';
+    const text = toAnsibleYaml({ ansible_become_password: vaulted }, 'h');
+    expect(text).toContain('ansible_become_password: !vault |');
+    const doc = parseDocument(text, { version: '1.1', customTags: [{ tag: '!vault', resolve: (s: string) => s }] });
+    expect(doc.toJS()).toEqual({ ansible_become_password: vaulted });
+  });
+});
