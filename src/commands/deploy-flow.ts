@@ -1,0 +1,172 @@
+/**
+ * `pag-ansible deploy-flow`: check the flow directory, then render and run prefect-flow-deployment.yml, which
+ * ships the flow (and its packed environment) to the workers and registers the Prefect deployment.
+ */
+import path from 'node:path';
+import { Command, Option } from 'commander';
+import type { CommandContext } from '../cli/main.js';
+import { loadClusterOrThrow } from '../config/index.js';
+import { formatDiagnostics } from '../config/diagnostics.js';
+import { renderTree } from '../render/index.js';
+import { runPlaybook } from '../ansible/runner.js';
+import { finishAnsibleRun } from '../ansible/summary.js';
+import type { ExtraVars } from '../ansible/extra-vars.js';
+import { checkLimit, collect, passthroughArgs } from '../ansible/command-args.js';
+import { checkFlow, chooseWorkPool, describePackedEnv, DEFAULT_PACKED_ENV } from '../flow/check.js';
+import { checkDeploymentName, DEPLOYMENT_NAME, parseFlowParams, parseSchedule } from '../flow/options.js';
+import { CheckFailedError } from '../errors.js';
+import { defaultOutputDir } from './render.js';
+
+export const FLOW_PLAYBOOK = 'prefect-flow-deployment.yml';
+
+export interface DeployFlowOptions {
+  inventory: string;
+  secrets: string;
+  vaultPasswordFile?: string;
+  askVaultPass?: boolean;
+  output?: string;
+  flowDir: string;
+  entrypoint: string;
+  workPool?: string;
+  name?: string;
+  param?: string[];
+  cron?: string;
+  interval?: string;
+  packedEnv?: string;
+  limit?: string;
+  check?: boolean;
+  diff?: boolean;
+  force?: boolean;
+}
+
+export interface DeployFlowDeps {
+  loadClusterOrThrow: typeof loadClusterOrThrow;
+  renderTree: typeof renderTree;
+  runPlaybook: typeof runPlaybook;
+}
+
+const defaultDeps: DeployFlowDeps = { loadClusterOrThrow, renderTree, runPlaybook };
+
+export async function deployFlowAction(
+  opts: DeployFlowOptions,
+  passthrough: string[],
+  ctx: CommandContext,
+  deps: DeployFlowDeps = defaultDeps,
+): Promise<void> {
+  // 1. The command line (exit 2), 2. the flow directory (exit 1), 3. the inventory (exit 1): all before any
+  // file is written or any host is contacted.
+  const params = parseFlowParams(opts.param ?? []);
+  const schedule = parseSchedule(opts.cron, opts.interval);
+  const limit = checkLimit(opts.limit);
+  if (opts.name !== undefined) checkDeploymentName(opts.name);
+
+  const flow = await checkFlow({
+    flowDir: opts.flowDir,
+    entrypoint: opts.entrypoint,
+    ...(opts.packedEnv !== undefined && { packedEnv: opts.packedEnv }),
+    cwd: ctx.cwd,
+  });
+  const deploymentName = opts.name ?? flow.functionName;
+  if (opts.name === undefined && !DEPLOYMENT_NAME.test(deploymentName)) {
+    throw new CheckFailedError(
+      `the flow function name ${deploymentName} cannot be a deployment name (letters, digits, "_", ".", "-", starting with a letter or digit)`,
+      'Pass --name NAME.',
+    );
+  }
+
+  const { config, secrets, warnings } = await deps.loadClusterOrThrow({
+    // As typed, so diagnostics show the user's spelling; loadCluster resolves them against cwd.
+    inventoryPath: opts.inventory,
+    secretsPath: opts.secrets,
+    ...(opts.vaultPasswordFile !== undefined && { vaultPasswordFile: opts.vaultPasswordFile }),
+    ...(opts.askVaultPass !== undefined && { askVaultPass: opts.askVaultPass }),
+    cwd: ctx.cwd,
+    env: ctx.env,
+    requireSecrets: true,
+    // The Prefect environment tarballs were shipped by `run`; a flow deployment does not need them here.
+    requireArtifacts: false,
+  });
+  if (warnings.length > 0) ctx.reporter.err(formatDiagnostics(warnings, 'text'));
+  const pool = chooseWorkPool(config, opts.workPool);
+
+  ctx.reporter.err(
+    `pag-ansible: deploying ${flow.entrypoint} from ${flow.flowDir} as "${deploymentName}" on work pool ${pool}` +
+      (opts.workPool === undefined ? ' (default; --work-pool to choose)' : ''),
+  );
+  ctx.reporter.err(`pag-ansible: ${describePackedEnv(flow)}`);
+
+  const outDir = path.resolve(ctx.cwd, opts.output ?? defaultOutputDir(opts.inventory));
+  await deps.renderTree(config, outDir, { force: opts.force ?? false });
+
+  // Every key always present, so the playbook's argument specs can be strict: "" / 0 mean "none".
+  const extraVars: ExtraVars = {
+    flow_dir: flow.flowDir,
+    flow_entrypoint: flow.entrypoint,
+    work_pool: pool,
+    deployment_name: deploymentName,
+    flow_parameters: params,
+    flow_cron: schedule !== undefined && 'cron' in schedule ? schedule.cron : '',
+    flow_interval: schedule !== undefined && 'interval' in schedule ? schedule.interval : 0,
+    flow_packed_env: flow.packedEnv ?? '',
+    flow_use_packed_env: flow.packedEnv !== undefined,
+  };
+  // The deployment talks to the Prefect API; the database password is none of its business.
+  if (secrets?.prefect_api_auth_string !== undefined) extraVars.prefect_api_auth_string = secrets.prefect_api_auth_string;
+
+  const result = await deps.runPlaybook({
+    renderedDir: outDir,
+    playbook: FLOW_PLAYBOOK,
+    env: ctx.env,
+    extraVars,
+    ...(limit !== undefined && { limit }),
+    check: opts.check ?? false,
+    diff: opts.diff ?? false,
+    passthrough,
+  });
+  finishAnsibleRun(result, ctx.reporter, { suggestPing: true });
+  ctx.exitCode = 0;
+}
+
+export function registerDeployFlow(program: Command, ctx: CommandContext): void {
+  program
+    .command('deploy-flow')
+    .description('Check a flow directory, ship it (and its packed environment) to the workers and create its Prefect deployment.')
+    .requiredOption('-i, --inventory <file>', 'Ansible YAML inventory describing the cluster')
+    .requiredOption('-s, --secrets <file>', 'secrets file (prefect_api_auth_string)')
+    .option('--vault-password-file <file>', 'password file for an ansible-vault encrypted secrets file')
+    .addOption(new Option('--ask-vault-pass', 'prompt for the vault password (terminal only)'))
+    .option('-o, --output <dir>', 'where to render the tree (default: "rendered" beside the inventory)')
+    .requiredOption('--flow-dir <dir>', 'directory holding the flow code (shipped to the workers as it is)')
+    .requiredOption('--entrypoint <file.py:flow>', 'the flow: a .py file inside --flow-dir and its @flow function, e.g. main.py:my_workflow')
+    .option('--work-pool <pool>', 'work pool from the inventory (default: cpu-pool if defined, else the first pool without GPUs)')
+    .option('--name <name>', 'deployment name (default: the flow function name)')
+    .option('--param <name=value>', 'default flow parameter; the value is read as JSON when it parses (3, true, [1,2]), else as a string; repeatable', collect)
+    .option('--cron <expr>', 'schedule: a cron expression (5 or 6 fields, or @daily …)')
+    .option('--interval <seconds>', 'schedule: run every N seconds (not with --cron)')
+    .option(
+      '--packed-env <file>',
+      `pixi-pack tarball with the flow's environment (default: ${DEFAULT_PACKED_ENV} in --flow-dir if present, else the flow runs in the workers' Prefect environment)`,
+    )
+    .option('--limit <hosts>', 'only run on hosts matching this Ansible pattern')
+    .option('--check', "Ansible check mode: report what would change, change nothing")
+    .option('--diff', 'show the changes Ansible makes (or would make) to files')
+    .option('--force', 'overwrite files in the output directory that pag-ansible did not write')
+    .argument('[ansible-args...]', 'after --: passed to ansible-playbook as they are (e.g. -- -vv)')
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Checked before anything runs (exit 1 when not): the entrypoint file is inside --flow-dir and defines a',
+        'module-level function decorated with @flow; the packed environment exists; the work pool is defined and',
+        'served by a worker. Then: Ansible\'s exit code, explained in one line.',
+        '',
+        'Examples:',
+        '  pag-ansible deploy-flow -i inventory.yml -s secrets.yml --flow-dir flows/demo --entrypoint main.py:my_workflow',
+        '  pag-ansible deploy-flow -i inventory.yml -s secrets.yml --flow-dir flows/gpu --entrypoint main.py:predict \\',
+        '      --work-pool gpu-pool --param batch=32 --cron "0 3 * * *"',
+      ].join('\n'),
+    )
+    .action(async (operands: string[], opts: DeployFlowOptions, cmd: Command) => {
+      await deployFlowAction(opts, passthroughArgs(cmd, operands), ctx);
+    });
+}

@@ -1,0 +1,113 @@
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { CommandContext } from '../../../src/cli/main.js';
+import { CheckFailedError, UsageError } from '../../../src/errors.js';
+import { registerDeployFlow } from '../../../src/commands/deploy-flow.js';
+import { setupFake, type FakeSetup } from '../../doubles/fake-ansible/fake.js';
+import { AUTH_STRING, captureReporter, programWith, writeCluster, type CapturedReporter } from '../../doubles/fake-ansible/cluster-fixture.js';
+
+let fake: FakeSetup;
+let reporter: CapturedReporter;
+let flowDir: string;
+
+beforeEach(async () => {
+  fake = await setupFake();
+  reporter = captureReporter();
+  await writeCluster(fake.dir);
+  flowDir = join(fake.dir, 'flows', 'demo');
+  await mkdir(flowDir, { recursive: true });
+  await writeFile(
+    join(flowDir, 'main.py'),
+    'from prefect import flow\n\n@flow(\n    log_prints=True,\n)\ndef my_workflow(name="world"):\n    print(name)\n\n@flow\ndef _private():\n    pass\n',
+  );
+});
+
+async function deploy(args: string[], env: Record<string, string> = {}): Promise<CommandContext> {
+  const ctx: CommandContext = { reporter, exitCode: 0, cwd: fake.dir, env: fake.env(env) };
+  await programWith(registerDeployFlow, ctx).parseAsync(['node', 'pag-ansible', 'deploy-flow', '-i', 'inventory.yml', '-s', 'secrets.yml', ...args]);
+  return ctx;
+}
+
+const varsOf = async () => {
+  const rec = await fake.record();
+  return { rec, vars: JSON.parse(rec.extraVarFiles[0]!.content!) as Record<string, unknown> };
+};
+const u = (s: string) => ({ __ansible_unsafe: s });
+
+describe('pag-ansible deploy-flow', () => {
+  it('runs prefect-flow-deployment.yml with the defaults, all vars unsafe in the private file', async () => {
+    const ctx = await deploy(['--flow-dir', 'flows/demo', '--entrypoint', 'main.py:my_workflow']);
+    expect(ctx.exitCode).toBe(0);
+    const { rec, vars } = await varsOf();
+    const out = join(fake.dir, 'rendered');
+    expect(rec.argv).toEqual(['-i', join(out, 'inventory.yml'), '-e', `@${rec.extraVarFiles[0]!.file}`, join(out, 'prefect-flow-deployment.yml')]);
+    expect(rec.extraVarFiles[0]).toMatchObject({ mode: '600', dirMode: '700' });
+    expect(vars).toEqual({
+      flow_dir: u(flowDir),
+      flow_entrypoint: u('main.py:my_workflow'),
+      work_pool: u('cpu-pool'),
+      deployment_name: u('my_workflow'),
+      flow_parameters: {},
+      flow_cron: u(''),
+      flow_interval: 0,
+      flow_packed_env: u(''),
+      flow_use_packed_env: false,
+      prefect_api_auth_string: u(AUTH_STRING),
+    });
+    expect(reporter.errText()).toMatch(/on work pool cpu-pool \(default; --work-pool to choose\)/);
+    expect(reporter.errText()).toMatch(/workers' own Prefect environment/);
+  });
+
+  it('passes every option through', async () => {
+    await writeFile(join(flowDir, 'packed-env.tar'), 'x');
+    await deploy([
+      '--flow-dir', 'flows/demo', '--entrypoint', 'main.py:my_workflow', '--work-pool', 'gpu-pool', '--name', 'nightly',
+      '--param', 'name={{ lookup("env","HOME") }}', '--param', 'n=3', '--param', 'l=[1,"x"]', '--cron', '0 3 * * *',
+      '--limit', 'pag-worker-2', '--check', '--diff', '--', '-vv',
+    ]);
+    const { rec, vars } = await varsOf();
+    expect(rec.argv.slice(4)).toEqual(['--limit', 'pag-worker-2', '--check', '--diff', join(fake.dir, 'rendered', 'prefect-flow-deployment.yml'), '-vv']);
+    expect(vars).toMatchObject({
+      work_pool: u('gpu-pool'),
+      deployment_name: u('nightly'),
+      flow_parameters: { name: u('{{ lookup("env","HOME") }}'), n: 3, l: [1, u('x')] },
+      flow_cron: u('0 3 * * *'),
+      flow_interval: 0,
+      flow_packed_env: u(join(flowDir, 'packed-env.tar')),
+      flow_use_packed_env: true,
+    });
+    expect(JSON.stringify(rec.argv)).not.toMatch(/lookup|admin/);
+  });
+
+  it('takes --interval and --packed-env', async () => {
+    await writeFile(join(fake.dir, 'env.tar'), 'x');
+    await deploy(['--flow-dir', 'flows/demo', '--entrypoint', 'main.py:my_workflow', '--interval', '600', '--packed-env', 'env.tar']);
+    const { vars } = await varsOf();
+    expect(vars).toMatchObject({ flow_cron: u(''), flow_interval: 600, flow_packed_env: u(join(fake.dir, 'env.tar')), flow_use_packed_env: true });
+  });
+
+  it.each([
+    [['--entrypoint', 'main.py:nope'], CheckFailedError, /no function named nope/],
+    [['--entrypoint', 'main.py'], CheckFailedError, /not of the form/],
+    [['--entrypoint', '../../inventory.py:f'], CheckFailedError, /leaves the flow directory/],
+    [['--entrypoint', 'main.py:my_workflow', '--packed-env', 'none.tar'], CheckFailedError, /none.tar does not exist/],
+    [['--entrypoint', 'main.py:my_workflow', '--work-pool', 'tpu-pool'], CheckFailedError, /work pool tpu-pool is not defined/],
+    [['--entrypoint', 'main.py:my_workflow', '--cron', '* *'], UsageError, /5 fields/],
+    [['--entrypoint', 'main.py:my_workflow', '--cron', '* * * * *', '--interval', '5'], UsageError, /cannot be used together/],
+    [['--entrypoint', 'main.py:my_workflow', '--param', 'x'], UsageError, /expected name=value/],
+    [['--entrypoint', 'main.py:my_workflow', '--name', 'a/b'], UsageError, /deployment name/],
+    [['--entrypoint', 'main.py:_private'], CheckFailedError, /_private cannot be a deployment name/],
+  ])('checks before running: %j', async (args, cls, re) => {
+    const p = deploy(['--flow-dir', 'flows/demo', ...(args as string[])]);
+    await expect(p).rejects.toThrow(cls as new (...a: never[]) => Error);
+    await expect(p).rejects.toThrow(re as RegExp);
+    await expect(readFile(fake.recordFile)).rejects.toThrow();
+  });
+
+  it('passes a failure through with its explanation', async () => {
+    await expect(deploy(['--flow-dir', 'flows/demo', '--entrypoint', 'main.py:my_workflow'], { FAKE_ANSIBLE_EXIT: '99' })).rejects.toMatchObject({
+      exitCode: 99,
+      message: expect.stringMatching(/interrupted by the user/),
+    });
+  });
+});

@@ -1,0 +1,121 @@
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { CommandContext } from '../../../src/cli/main.js';
+import { MissingToolError, ToolFailedError, UsageError } from '../../../src/errors.js';
+import { registerRun } from '../../../src/commands/run.js';
+import { setupFake, type FakeSetup } from '../../doubles/fake-ansible/fake.js';
+import { AUTH_STRING, captureReporter, programWith, writeCluster, type CapturedReporter } from '../../doubles/fake-ansible/cluster-fixture.js';
+
+let fake: FakeSetup;
+let reporter: CapturedReporter;
+let files: { inventory: string; secrets: string };
+
+beforeEach(async () => {
+  fake = await setupFake();
+  reporter = captureReporter();
+  files = await writeCluster(fake.dir);
+});
+
+async function run(args: string[], env: Record<string, string> = {}): Promise<CommandContext> {
+  const ctx: CommandContext = { reporter, exitCode: 0, cwd: fake.dir, env: fake.env(env) };
+  await mkdir(join(fake.dir, 'empty'), { recursive: true });
+  await programWith(registerRun, ctx).parseAsync(['node', 'pag-ansible', 'run', ...args]);
+  return ctx;
+}
+
+const rendered = () => join(fake.dir, 'rendered');
+
+describe('pag-ansible run', () => {
+  it('renders beside the inventory and runs main.yml with the secrets only in the 0600 file', async () => {
+    const ctx = await run(['-i', 'inventory.yml', '-s', 'secrets.yml', '--tags', 'prefect-worker', '--limit', 'pag-worker-1', '-e', 'x=1', '--check', '--diff', '--', '-vv']);
+    expect(ctx.exitCode).toBe(0);
+    expect((await stat(join(rendered(), 'main.yml'))).isFile()).toBe(true);
+    const rec = await fake.record();
+    const varsFile = rec.extraVarFiles[0]!;
+    expect(rec.argv).toEqual([
+      '-i', join(rendered(), 'inventory.yml'),
+      '-e', `@${varsFile.file}`,
+      '--tags', 'prefect-worker',
+      '--limit', 'pag-worker-1',
+      '--check', '--diff',
+      join(rendered(), 'main.yml'),
+      '-vv',
+    ]);
+    expect(JSON.stringify(rec.argv)).not.toContain('admin');
+    expect(varsFile).toMatchObject({ mode: '600', dirMode: '700' });
+    expect(JSON.parse(varsFile.content!)).toEqual({
+      prefect_api_auth_string: { __ansible_unsafe: AUTH_STRING },
+      x: { __ansible_unsafe: '1' },
+    });
+    expect(rec.cwd).toBe(rendered());
+    expect(rec.env.ANSIBLE_CONFIG).toBe(join(rendered(), 'ansible.cfg'));
+    // The private dir and the secrets in it are gone.
+    await expect(stat(dirname(varsFile.file))).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(reporter.errText()).toMatch(/pag-ansible: Ansible finished successfully \(exit 0\)/);
+  });
+
+  it('passes -e @file through after ours, unwrapped', async () => {
+    await writeFile(join(fake.dir, 'mine.yml'), 'a: 1\n');
+    await run(['-i', 'inventory.yml', '-s', 'secrets.yml', '-e', '@mine.yml']);
+    const rec = await fake.record();
+    expect(rec.argv.slice(2, 6)).toEqual(['-e', `@${rec.extraVarFiles[0]!.file}`, '-e', `@${join(fake.dir, 'mine.yml')}`]);
+  });
+
+  it('prints the recap table and passes Ansible\'s exit code through, naming the failed host', async () => {
+    const recap = {
+      hosts: {
+        'pag-server': { ok: 9, changed: 1, failures: 0, unreachable: 0, skipped: 0, rescued: 0, ignored: 0 },
+        'pag-worker-1': { ok: 3, changed: 0, failures: 1, unreachable: 0, skipped: 0, rescued: 0, ignored: 0 },
+      },
+    };
+    const p = run(['-i', 'inventory.yml', '-s', 'secrets.yml'], { FAKE_ANSIBLE_EXIT: '2', FAKE_ANSIBLE_RECAP: JSON.stringify(recap) });
+    await expect(p).rejects.toThrow(ToolFailedError);
+    await expect(p).rejects.toMatchObject({ exitCode: 2, message: 'a task failed on pag-worker-1; see the failed task above (exit 2)' });
+    expect(reporter.errText()).toContain(
+      ['host          ok  changed  failed  unreachable', 'pag-server     9        1       0            0', 'pag-worker-1   3        0       1            0'].join('\n'),
+    );
+  });
+
+  it('names unreachable hosts and suggests ping', async () => {
+    const recap = { hosts: { 'pag-worker-2': { ok: 0, changed: 0, failures: 0, unreachable: 1, skipped: 0, rescued: 0, ignored: 0 } } };
+    await expect(
+      run(['-i', 'inventory.yml', '-s', 'secrets.yml'], { FAKE_ANSIBLE_EXIT: '4', FAKE_ANSIBLE_RECAP: JSON.stringify(recap) }),
+    ).rejects.toMatchObject({ exitCode: 4, message: expect.stringMatching(/^could not reach pag-worker-2/), hint: expect.stringMatching(/pag-ansible ping/) });
+  });
+
+  it('reports a syntax error (4 without a recap)', async () => {
+    await expect(run(['-i', 'inventory.yml', '-s', 'secrets.yml'], { FAKE_ANSIBLE_EXIT: '4', FAKE_ANSIBLE_RECAP: 'none' })).rejects.toMatchObject({
+      exitCode: 4,
+      message: expect.stringMatching(/syntax error/),
+    });
+  });
+
+  it('exits 3 when ansible-playbook is missing', async () => {
+    const p = run(['-i', 'inventory.yml', '-s', 'secrets.yml'], { PATH: join(fake.dir, 'empty') });
+    await expect(p).rejects.toThrow(MissingToolError);
+    await expect(p).rejects.toMatchObject({ exitCode: 3 });
+  });
+
+  it('warns about a tag the playbook does not use, but runs', async () => {
+    await run(['-i', 'inventory.yml', '-s', 'secrets.yml', '--tags', 'prefect-server,custom', '--tags', 'always']);
+    expect(reporter.errText()).toMatch(/warning: .*--tags custom/);
+    expect(reporter.errText()).not.toMatch(/--tags always/);
+    expect((await fake.record()).argv).toContain('prefect-server,custom,always');
+  });
+
+  it.each([
+    [['-i', 'inventory.yml', '-s', 'secrets.yml', 'stray'], /unexpected argument "stray"/],
+    [['-i', 'inventory.yml', '-s', 'secrets.yml', '-e', 'novalue'], /expected key=value or @file/],
+    [['-i', 'inventory.yml', '-s', 'secrets.yml', '--limit', ' '], /--limit needs a host pattern/],
+    [['-i', 'inventory.yml', '-s', 'secrets.yml', '--tags', 'a,,b'], /empty tag/],
+  ])('refuses %j before running anything', async (args, re) => {
+    const p = run(args);
+    await expect(p).rejects.toThrow(UsageError);
+    await expect(p).rejects.toThrow(re);
+    await expect(readFile(fake.recordFile)).rejects.toThrow();
+  });
+
+  it('requires -s', async () => {
+    await expect(run(['-i', 'inventory.yml'])).rejects.toThrow(/required option '-s, --secrets <file>'/);
+  });
+});
