@@ -1,7 +1,9 @@
 /**
- * Builds the generated files of the rendered tree from a validated ClusterConfig: inventory.yml (hosts and
- * connection variables only), group_vars/all/pag_ansible.yml and host_vars/HOST/pag_ansible.yml (the data the
- * roles read). Pure: returns path → content. The layout is the contract in docs/design.md.
+ * Builds the generated files of the rendered tree from a validated ClusterConfig: inventory.yml (hosts, their
+ * connection variables and each worker's settings) and group_vars/all/pag_ansible.yml (cluster settings).
+ * Pure: returns path → content. The layout is the contract in docs/design.md. Worker settings live in the
+ * inventory rather than in one host_vars file per host: a 2,000-host cluster then costs one file, for us
+ * and for Ansible alike.
  */
 import path from 'node:path';
 import type { ClusterConfig, WorkerHost } from '../config/types.js';
@@ -25,7 +27,9 @@ function sortedRecord<T>(record: Record<string, T>): Record<string, T> {
 function inventoryData(config: ClusterConfig): YamlData {
   const hostVars = (vars: Record<string, string | number | boolean>): YamlData => sortedRecord(vars);
   const workers: Record<string, YamlData> = {};
-  for (const w of [...config.workers].sort((a, b) => a.name.localeCompare(b.name))) workers[w.name] = hostVars(w.vars);
+  for (const w of [...config.workers].sort((a, b) => a.name.localeCompare(b.name))) {
+    workers[w.name] = { ...(hostVars(w.vars) as Record<string, YamlData>), ...(workerData(w) as Record<string, YamlData>) };
+  }
   const children: Record<string, YamlData> = {
     [SERVER_GROUP]: { hosts: { [config.server.name]: hostVars(config.server.vars) } },
     [WORKERS_GROUP]: { hosts: workers },
@@ -67,7 +71,7 @@ function clusterData(config: ClusterConfig): YamlData {
   };
 }
 
-function workerData(worker: WorkerHost): YamlData {
+function workerData(worker: WorkerHost): Record<string, YamlData> {
   return {
     prefect_worker_pools: [...worker.pools],
     prefect_worker_gpu_ids: [...worker.gpu_ids],
@@ -88,16 +92,10 @@ function workerData(worker: WorkerHost): YamlData {
 /** Relative path (POSIX separators) → file content. */
 export function generatedFiles(config: ClusterConfig): Map<string, string> {
   const files = new Map<string, string>();
-  files.set('inventory.yml', toAnsibleYaml(inventoryData(config), header(config, 'Hosts and connection variables.')));
+  files.set('inventory.yml', toAnsibleYaml(inventoryData(config), header(config, 'Hosts, connection variables and worker settings.')));
   files.set(
     'group_vars/all/pag_ansible.yml',
     toAnsibleYaml(clusterData(config), header(config, 'Cluster settings, validated and with defaults filled in.')),
   );
-  for (const worker of config.workers) {
-    files.set(
-      `host_vars/${worker.name}/pag_ansible.yml`,
-      toAnsibleYaml(workerData(worker), header(config, `Worker settings of ${worker.name}.`)),
-    );
-  }
   return files;
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -30,8 +31,8 @@ describe('renderTree', () => {
   it('writes the generated files and a manifest of everything it wrote', async () => {
     const res = await renderTree(exampleCluster(), dir);
     const files = await listFiles(dir);
-    expect(files).toEqual(expect.arrayContaining(['inventory.yml', 'group_vars/all/pag_ansible.yml', 'host_vars/pag-worker-2/pag_ansible.yml', MANIFEST_NAME]));
-    expect(files).not.toContain('host_vars/pag-server/pag_ansible.yml'); // the server has no worker data
+    expect(files).toEqual(expect.arrayContaining(["inventory.yml", "group_vars/all/pag_ansible.yml", MANIFEST_NAME]));
+    expect(files.filter((f) => f.startsWith("host_vars/"))).toEqual([]); // worker data lives in inventory.yml
     const manifest = JSON.parse(await fs.readFile(path.join(dir, MANIFEST_NAME), 'utf8'));
     expect(Object.keys(manifest.files).sort()).toEqual(files.filter((f) => f !== MANIFEST_NAME));
     expect(res.written.length).toBe(files.length - 1);
@@ -73,18 +74,25 @@ describe('renderTree', () => {
   });
 
   it('removes files it no longer generates, but keeps edited ones', async () => {
+    // As if an older pag-ansible had generated roles/obsolete/tasks/main.yml.
     await renderTree(exampleCluster(), dir);
-    const twoWorkers = exampleCluster();
-    const oneWorker = exampleCluster({ workers: twoWorkers.workers.slice(0, 1) });
-    const res = await renderTree(oneWorker, dir);
-    expect(res.removed).toEqual(['host_vars/pag-worker-2/pag_ansible.yml']);
-    await expect(fs.stat(path.join(dir, 'host_vars/pag-worker-2'))).rejects.toThrow(); // empty dir removed too
+    const obsolete = 'roles/obsolete/tasks/main.yml';
+    const addObsolete = async (content: string, recorded: string) => {
+      await fs.mkdir(path.join(dir, 'roles/obsolete/tasks'), { recursive: true });
+      await fs.writeFile(path.join(dir, obsolete), content);
+      const m = JSON.parse(await fs.readFile(path.join(dir, MANIFEST_NAME), 'utf8'));
+      m.files[obsolete] = createHash('sha256').update(recorded).digest('hex');
+      await fs.writeFile(path.join(dir, MANIFEST_NAME), JSON.stringify(m));
+    };
+    await addObsolete('old\n', 'old\n');
+    const res = await renderTree(exampleCluster(), dir);
+    expect(res.removed).toEqual([obsolete]);
+    await expect(fs.stat(path.join(dir, 'roles/obsolete'))).rejects.toThrow(); // empty dirs removed too
 
-    await renderTree(twoWorkers, dir);
-    await fs.appendFile(path.join(dir, 'host_vars/pag-worker-2/pag_ansible.yml'), '# keep me\n');
-    const res2 = await renderTree(oneWorker, dir);
-    expect(res2.kept).toEqual(['host_vars/pag-worker-2/pag_ansible.yml']);
-    expect(await fs.readFile(path.join(dir, 'host_vars/pag-worker-2/pag_ansible.yml'), 'utf8')).toContain('# keep me');
+    await addObsolete('old\n# my edit\n', 'old\n');
+    const res2 = await renderTree(exampleCluster(), dir);
+    expect(res2.kept).toEqual([obsolete]);
+    expect(await fs.readFile(path.join(dir, obsolete), 'utf8')).toContain('# my edit');
   });
 
   it('never touches files it does not generate (the flow store, the fact cache)', async () => {
