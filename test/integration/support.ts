@@ -1,0 +1,257 @@
+/**
+ * What the scenario suites share: building the test-double artefacts once, writing a pag-ansible inventory for
+ * a booted cluster, running the real CLI (bin/pag-ansible.js, as users do) and talking to the server's REST API.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import YAML from 'yaml';
+import { TEST_CACHE, type Cluster } from './harness/cluster.js';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const CLI = path.join(ROOT, 'bin', 'pag-ansible.js');
+export const AUTH = 'admin:It-is-a-s3cret!"$x';
+export const DB_PASSWORD = 'db-Pa55"w0rd-$ecret';
+
+/** Hash of the doubles' sources: rebuild the artefacts only when they change. */
+function doublesHash(): string {
+  const h = createHash('sha256');
+  const walk = (dir: string) => {
+    for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      const p = path.join(dir, e.name);
+      if (e.name === '__pycache__') continue;
+      if (e.isDirectory()) walk(p);
+      else h.update(p).update(readFileSync(p));
+    }
+  };
+  walk(path.join(ROOT, 'test/doubles/prefect'));
+  walk(path.join(ROOT, 'test/doubles/pixi'));
+  return h.digest('hex').slice(0, 16);
+}
+
+export interface Artefacts {
+  dir: string;
+  wheelhouse: string;
+  prefectEnv: (version: string) => string;
+  flowEnv: string;
+  pixiUnpack: string;
+}
+
+/** Wheels and pixi-pack tarballs of the Prefect double (Debian 12 hosts run Python 3.11), cached. */
+export function buildArtefacts(): Artefacts {
+  const dir = path.join(TEST_CACHE, `artefacts-${doublesHash()}`);
+  if (!existsSync(path.join(dir, '.complete'))) {
+    const tmp = `${dir}.tmp-${process.pid}`;
+    execFileSync('bash', [path.join(ROOT, 'test/doubles/prefect/build.sh'), 'all', '--out', tmp, '--python-version', '3.11'], { stdio: 'inherit' });
+    execFileSync('bash', ['-c', `touch "${tmp}/.complete" && rm -rf "${dir}" && mv "${tmp}" "${dir}"`]);
+  }
+  return {
+    dir,
+    wheelhouse: path.join(dir, 'wheelhouse'),
+    prefectEnv: (v) => path.join(dir, `prefect-env-${v}.tar`),
+    flowEnv: path.join(dir, 'flow-env-3.4.11.tar'),
+    pixiUnpack: path.join(ROOT, 'test/doubles/pixi/pixi-unpack'),
+  };
+}
+
+export interface WorkerSpec {
+  pools: string[];
+  gpuIds?: number[];
+}
+
+export interface InventorySpec {
+  server: string;
+  workers: Record<string, WorkerSpec>;
+  /** Merged into all.vars over the defaults below. */
+  vars?: Record<string, unknown>;
+}
+
+/** Pool env that makes the workers of the double heartbeat and poll often, so tests need not wait 30 s. */
+export const FAST_WORKER_ENV = { PREFECT_WORKER_HEARTBEAT_SECONDS: '3', PREFECT_WORKER_QUERY_SECONDS: '2' };
+
+export async function writePagInventory(cluster: Cluster, file: string, spec: InventorySpec, artefacts: Artefacts): Promise<string> {
+  const server = cluster.host(spec.server);
+  const doc = {
+    all: {
+      vars: {
+        prefect_version: '3.4.11',
+        prefect_environment: { source: 'pixi-pack', pixi_pack_tarball: artefacts.prefectEnv('3.4.11'), pixi_unpack_binary: artefacts.pixiUnpack },
+        prefect_api: { url: `http://${server.ip}:4200/api` },
+        prefect_work_pools: {
+          'cpu-pool': { concurrency_limit: 8, env: { ...FAST_WORKER_ENV, PREFECT_LOGGING_EXTRA_LOGGERS: 'pipeline' } },
+          'gpu-pool': { concurrency_limit: 2, gpu: true, env: FAST_WORKER_ENV },
+        },
+        ...spec.vars,
+      },
+      children: {
+        prefect_server: { hosts: { [spec.server]: cluster.inventoryVars(spec.server) } },
+        prefect_workers: {
+          hosts: Object.fromEntries(
+            Object.entries(spec.workers).map(([name, w]) => [
+              name,
+              { ...cluster.inventoryVars(name), prefect_worker_pools: w.pools, ...(w.gpuIds ? { prefect_worker_gpu_ids: w.gpuIds } : {}) },
+            ]),
+          ),
+        },
+      },
+    },
+  };
+  await mkdir(path.dirname(file), { recursive: true });
+  await writeFile(file, YAML.stringify(doc, { lineWidth: 0 }));
+  return file;
+}
+
+export async function writeSecrets(file: string, withDb = false): Promise<string> {
+  const doc: Record<string, string> = { prefect_api_auth_string: AUTH };
+  if (withDb) doc.prefect_database_password = DB_PASSWORD;
+  await writeFile(file, YAML.stringify(doc), { mode: 0o600 });
+  return file;
+}
+
+export interface HostRecap {
+  ok: number;
+  changed: number;
+  failed: number;
+  unreachable: number;
+}
+
+export interface PagResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+  /** Per-host recap parsed from the table pag-ansible prints (host ok changed failed unreachable). */
+  recap: Record<string, HostRecap>;
+}
+
+/** Parses the recap table of `pag-ansible run`: a row per host `  NAME  ok  changed  failed  unreachable …`. */
+export function parseRecap(stderr: string): Record<string, HostRecap> {
+  const recap: Record<string, HostRecap> = {};
+  for (const line of stderr.split('\n')) {
+    const m = /^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\b/.exec(line);
+    if (m) recap[m[1] as string] = { ok: Number(m[2]), changed: Number(m[3]), failed: Number(m[4]), unreachable: Number(m[5]) };
+  }
+  return recap;
+}
+
+/** Runs the built CLI like a user would. Output is kept and, with PAG_TEST_VERBOSE=1, echoed. */
+export function pag(cluster: Cluster, args: string[], cwd: string, timeoutMs = 900_000): Promise<PagResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { ...cluster.ansibleEnv(), ANSIBLE_NOCOLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    const verbose = process.env.PAG_TEST_VERBOSE === '1';
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d;
+      if (verbose) process.stdout.write(d);
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d;
+      if (verbose) process.stderr.write(d);
+    });
+    const timer = setTimeout(() => child.kill('SIGTERM'), timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? 128 + (signal === 'SIGKILL' ? 9 : 15), stdout, stderr, recap: parseRecap(stderr) });
+    });
+  });
+}
+
+/** Throws with Ansible's output when a run did not succeed: a failing integration test must say why. */
+export function expectSuccess(r: PagResult): PagResult {
+  if (r.code !== 0) throw new Error(`pag-ansible exited ${r.code}\n--- stdout (tail)\n${r.stdout.slice(-8000)}\n--- stderr\n${r.stderr.slice(-4000)}`);
+  return r;
+}
+
+export function totalChanged(r: PagResult): number {
+  return Object.values(r.recap).reduce((n, h) => n + h.changed, 0);
+}
+
+/** Tasks reported changed, from Ansible's default output, to say what broke idempotence. */
+export function changedTasks(stdout: string): string[] {
+  const out: string[] = [];
+  let task = '';
+  for (const line of stdout.split('\n')) {
+    const t = /^TASK \[(.*)\]/.exec(line);
+    if (t) task = t[1] as string;
+    if (/^changed: /.test(line)) out.push(`${task}: ${line}`);
+  }
+  return out;
+}
+
+export interface ApiResponse<T = unknown> {
+  status: number;
+  body: T;
+}
+
+/** REST call to the Prefect server as a client would make it (basic auth unless auth === null). */
+export async function api<T = unknown>(baseUrl: string, method: string, p: string, body?: unknown, auth: string | null = AUTH): Promise<ApiResponse<T>> {
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (auth !== null) headers.authorization = `Basic ${Buffer.from(auth).toString('base64')}`;
+  const res = await fetch(`${baseUrl}${p}`, { method, headers, ...(body !== undefined && { body: JSON.stringify(body) }), signal: AbortSignal.timeout(15_000) });
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // not JSON: keep the text
+  }
+  return { status: res.status, body: parsed as T };
+}
+
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 60_000, intervalMs = 1_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn();
+      if (v !== undefined && v !== false) return v;
+    } catch (e) {
+      last = e;
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+}
+
+/** Writes a flow directory: main.py with one @flow that records where and how it ran. */
+export async function writeFlow(dir: string, opts: { func: string; marker: string; packedEnv?: string }): Promise<string> {
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true });
+  await writeFile(
+    path.join(dir, 'main.py'),
+    [
+      'import json, os, socket, sys',
+      'from prefect import flow',
+      '',
+      '',
+      '@flow(log_prints=True)',
+      `def ${opts.func}(name: str = "world", count: int = 1) -> str:`,
+      '    record = {',
+      `        "marker": ${JSON.stringify(opts.marker)},`,
+      '        "name": name,',
+      '        "count": count,',
+      '        "python": sys.executable,',
+      '        "cwd": os.getcwd(),',
+      '        "host": socket.gethostname(),',
+      '        "cuda": os.environ.get("CUDA_VISIBLE_DEVICES"),',
+      '        "extra_loggers": os.environ.get("PREFECT_LOGGING_EXTRA_LOGGERS"),',
+      '    }',
+      '    with open("flow-output.json", "w") as f:',
+      '        json.dump(record, f)',
+      '    return name',
+      '',
+    ].join('\n'),
+  );
+  if (opts.packedEnv) execFileSync('cp', [opts.packedEnv, path.join(dir, 'packed-env.tar')]);
+  return dir;
+}
+
+export function fileMode(p: string): number {
+  return statSync(p).mode & 0o777;
+}
+
+export { rename };
