@@ -18,7 +18,7 @@ interface ValidateOptions {
 export function registerValidate(program: Command, ctx: CommandContext): void {
   program
     .command('validate')
-    .description('Check an inventory (and secrets file) against the schemas and the cluster rules')
+    .description('Check an inventory (and secrets file) against the schemas and the cluster rules.')
     .requiredOption('-i, --inventory <file>', 'the Ansible YAML inventory describing the cluster')
     .option('-s, --secrets <file>', 'the secrets file (may be encrypted with ansible-vault)')
     .option('--vault-password-file <file>', 'file holding the vault password of encrypted files')
