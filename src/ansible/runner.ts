@@ -3,7 +3,8 @@
  * environment, extra vars and secrets in a private 0600 file, the child's output streamed live, signals handled
  * so the child is never orphaned, and the result read from the pag_recap callback's JSON.
  */
-import { execa } from 'execa';
+// execa is loaded when a process is spawned: `render` and `validate` never pay for it at start-up.
+import type { execa as ExecaFn } from 'execa';
 import { access, mkdtemp, readFile } from 'node:fs/promises';
 import { constants as fsConstants } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -175,6 +176,7 @@ async function runAnsible(
   isPlaybook: boolean,
   buildArgs: (varsFile: string | undefined) => string[],
 ): Promise<AnsibleResult> {
+  const { execa } = await import('execa');
   const baseEnv = spec.env ?? process.env;
   const renderedDir = resolve(spec.renderedDir);
   const executable = await resolveExecutable(executableName, baseEnv, renderedDir);
@@ -182,7 +184,7 @@ async function runAnsible(
   const stdio = spec.stdio ?? 'inherit';
 
   // Installed before anything is written, so a signal at any point still reaches the `finally` below.
-  let child: ReturnType<typeof execa> | undefined;
+  let child: ReturnType<typeof ExecaFn> | undefined;
   let pendingSignal: 'SIGINT' | 'SIGTERM' | undefined;
   let graceTimer: NodeJS.Timeout | undefined;
   const onSigint = () => {

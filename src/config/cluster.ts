@@ -40,8 +40,8 @@ interface ClusterVars {
 }
 type RawEnvironment =
   | { source: 'pixi-pack'; pixi_pack_tarball: string; pixi_unpack_binary: string }
-  | { source: 'wheelhouse'; wheelhouse_dir: string; python?: string; requirement?: string }
-  | { source: 'prefix'; prefix: string };
+  | { source: 'wheelhouse'; wheelhouse_dir: string; python?: string; requirement?: string; pixi_unpack_binary?: string }
+  | { source: 'prefix'; prefix: string; pixi_unpack_binary?: string };
 interface RawPool {
   concurrency_limit?: number | null;
   worker_limit?: number;
@@ -239,9 +239,10 @@ function checkArtifacts(vars: ClusterVars, options: ClusterCheckOptions, report:
           ['pixi_pack_tarball', 'file'],
           ['pixi_unpack_binary', 'file'],
         ]
-      : env.source === 'wheelhouse'
-        ? [['wheelhouse_dir', 'directory']]
-        : [];
+      : [
+          ...(env.source === 'wheelhouse' ? [['wheelhouse_dir', 'directory'] as [string, 'directory']] : []),
+          ...('pixi_unpack_binary' in env && env.pixi_unpack_binary !== undefined ? [['pixi_unpack_binary', 'file'] as [string, 'file']] : []),
+        ];
   for (const [key, kind] of expect) {
     const given = (env as Record<string, string>)[key] as string;
     const absolute = path.resolve(base, given);
@@ -319,8 +320,13 @@ function normalise(
             wheelhouse_dir: path.resolve(base, raw.wheelhouse_dir),
             python: raw.python ?? '/usr/bin/python3',
             requirement: raw.requirement ?? `prefect==${version}`,
+            ...(raw.pixi_unpack_binary !== undefined && { pixi_unpack_binary: path.resolve(base, raw.pixi_unpack_binary) }),
           }
-        : { source: 'prefix', prefix: trimSlash(raw.prefix) };
+        : {
+            source: 'prefix',
+            prefix: trimSlash(raw.prefix),
+            ...(raw.pixi_unpack_binary !== undefined && { pixi_unpack_binary: path.resolve(base, raw.pixi_unpack_binary) }),
+          };
 
   const rawDb = vars.prefect_database ?? { type: 'sqlite' };
   const database: DatabaseConfig =

@@ -2,7 +2,6 @@
  * Reading the user's files, decrypting Ansible Vault files in memory (plaintext never touches the disk).
  */
 import { readFile } from 'node:fs/promises';
-import { execa } from 'execa';
 import { FileError, MissingToolError, UsageError } from '../errors.js';
 
 export interface VaultOptions {
@@ -68,6 +67,7 @@ export async function decryptVaultFile(absolutePath: string, displayPath: string
 
   let result;
   try {
+    const { execa } = await import('execa'); // only vault-encrypted files need a child process
     result = await execa('ansible-vault', args, {
       reject: false,
       // `view` pages its output; with a pipe it should not, but a PAGER=less in the environment must never hang us.

@@ -5,8 +5,8 @@
 
 export type EnvironmentSource =
   | { source: 'pixi-pack'; pixi_pack_tarball: string; pixi_unpack_binary: string }
-  | { source: 'wheelhouse'; wheelhouse_dir: string; python: string; requirement: string }
-  | { source: 'prefix'; prefix: string };
+  | { source: 'wheelhouse'; wheelhouse_dir: string; python: string; requirement: string; pixi_unpack_binary?: string }
+  | { source: 'prefix'; prefix: string; pixi_unpack_binary?: string };
 
 export type DatabaseConfig =
   | { type: 'sqlite' }

@@ -51,7 +51,7 @@ beforeAll(async () => {
     server: SERVER,
     workers: { [WORKER]: { pools: ['cpu-pool'] } },
     vars: {
-      prefect_environment: { source: 'wheelhouse', wheelhouse_dir: artefacts.wheelhouse },
+      prefect_environment: { source: 'wheelhouse', wheelhouse_dir: artefacts.wheelhouse, pixi_unpack_binary: artefacts.pixiUnpack },
       prefect_database: { type: 'postgresql', mode: 'local' },
       prefect_work_pools: { 'cpu-pool': { concurrency_limit: 3, env: { PREFECT_WORKER_HEARTBEAT_SECONDS: '3' } } },
     },
@@ -92,6 +92,8 @@ describe('PostgreSQL on the server host, Prefect from a wheelhouse', () => {
     expectSuccess(await run('--tags', 'prefect-worker'));
     expect((await sh(WORKER, 'readlink -f /opt/prefect/current')).stdout.trim()).toBe('/opt/prefect/versions/3.4.11-wheelhouse');
     expect((await sh(WORKER, '/opt/prefect/current/bin/prefect version')).stdout).toMatch(/Version:\s+3\.4\.11/);
+    // pixi-unpack came along although Prefect came from pip: flows with a packed environment can be deployed here.
+    expect((await sh(WORKER, 'test -x /opt/prefect/artifacts/pixi-unpack')).code).toBe(0);
     await waitFor('the worker online', async () => {
       const ws = await api<{ name: string; status: string }[]>(baseUrl, 'POST', '/work_pools/cpu-pool/workers/filter', {});
       return ws.body.some((w) => w.name === `${WORKER}-cpu-pool` && w.status === 'ONLINE');

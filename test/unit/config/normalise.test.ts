@@ -86,6 +86,15 @@ describe('defaults and normalisation', () => {
     expect(config?.prefect_environment_id).toBe('3.4.11-wheelhouse');
   });
 
+  test('pixi_unpack_binary may come with the wheelhouse source, for flows with a packed environment', async () => {
+    const { config, diagnostics } = await loadFixture('wheelhouse-pixi-unpack.yml');
+    expect(diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+    expect(config?.prefect_environment).toMatchObject({
+      source: 'wheelhouse',
+      pixi_unpack_binary: path.join(repoRoot, 'test/fixtures/config/artifacts/pixi-unpack'),
+    });
+  });
+
   test('group vars: host > deeper group > prefect_workers > all; co-located server and worker; units and limits', async () => {
     const { config, diagnostics } = await loadFixture('group-vars.yml');
     expect(diagnostics).toEqual([]);
