@@ -2,11 +2,8 @@
  * `pag-ansible deploy-flow`: check the flow directory, then render and run prefect-flow-deployment.yml, which
  * ships the flow (and its packed environment) to the workers and registers the Prefect deployment.
  */
-import path from 'node:path';
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import type { CommandContext } from '../cli/main.js';
-import { loadClusterOrThrow } from '../config/index.js';
-import { formatDiagnostics } from '../config/diagnostics.js';
 import { renderTree } from '../render/index.js';
 import { runPlaybook } from '../ansible/runner.js';
 import { finishAnsibleRun } from '../ansible/summary.js';
@@ -15,16 +12,12 @@ import { checkLimit, collect, passthroughArgs } from '../ansible/command-args.js
 import { checkFlow, chooseWorkPool, describePackedEnv, DEFAULT_PACKED_ENV } from '../flow/check.js';
 import { checkDeploymentName, DEPLOYMENT_NAME, parseFlowParams, parseSchedule } from '../flow/options.js';
 import { CheckFailedError } from '../errors.js';
-import { defaultOutputDir } from './render.js';
+import { addClusterOptions, clusterDeps, loadClusterInput, resolveOutputDir, type ClusterDeps, type ClusterInputOptions } from './cluster-input.js';
 
 export const FLOW_PLAYBOOK = 'prefect-flow-deployment.yml';
 
-export interface DeployFlowOptions {
-  inventory: string;
+export interface DeployFlowOptions extends ClusterInputOptions {
   secrets: string;
-  vaultPasswordFile?: string;
-  askVaultPass?: boolean;
-  output?: string;
   flowDir: string;
   entrypoint: string;
   workPool?: string;
@@ -36,16 +29,13 @@ export interface DeployFlowOptions {
   limit?: string;
   check?: boolean;
   diff?: boolean;
-  force?: boolean;
 }
 
-export interface DeployFlowDeps {
-  loadClusterOrThrow: typeof loadClusterOrThrow;
-  renderTree: typeof renderTree;
+export interface DeployFlowDeps extends ClusterDeps {
   runPlaybook: typeof runPlaybook;
 }
 
-const defaultDeps: DeployFlowDeps = { loadClusterOrThrow, renderTree, runPlaybook };
+const defaultDeps: DeployFlowDeps = { ...clusterDeps, runPlaybook };
 
 export async function deployFlowAction(
   opts: DeployFlowOptions,
@@ -74,19 +64,8 @@ export async function deployFlowAction(
     );
   }
 
-  const { config, secrets, warnings } = await deps.loadClusterOrThrow({
-    // As typed, so diagnostics show the user's spelling; loadCluster resolves them against cwd.
-    inventoryPath: opts.inventory,
-    secretsPath: opts.secrets,
-    ...(opts.vaultPasswordFile !== undefined && { vaultPasswordFile: opts.vaultPasswordFile }),
-    ...(opts.askVaultPass !== undefined && { askVaultPass: opts.askVaultPass }),
-    cwd: ctx.cwd,
-    env: ctx.env,
-    requireSecrets: true,
-    // The Prefect environment tarballs were shipped by `run`; a flow deployment does not need them here.
-    requireArtifacts: false,
-  });
-  if (warnings.length > 0) ctx.reporter.err(formatDiagnostics(warnings, 'text'));
+  // The Prefect environment tarballs were shipped by `run`; a flow deployment does not need them here.
+  const { config, secrets } = await loadClusterInput(opts, ctx, deps, { secrets: true, artifacts: false });
   const pool = chooseWorkPool(config, opts.workPool);
 
   ctx.reporter.err(
@@ -95,7 +74,7 @@ export async function deployFlowAction(
   );
   ctx.reporter.err(`pag-ansible: ${describePackedEnv(flow)}`);
 
-  const outDir = path.resolve(ctx.cwd, opts.output ?? defaultOutputDir(opts.inventory));
+  const outDir = resolveOutputDir(opts, ctx);
   await deps.renderTree(config, outDir, { force: opts.force ?? false });
 
   // Every key always present, so the playbook's argument specs can be strict: "" / 0 mean "none".
@@ -128,14 +107,10 @@ export async function deployFlowAction(
 }
 
 export function registerDeployFlow(program: Command, ctx: CommandContext): void {
-  program
+  const cmd = program
     .command('deploy-flow')
-    .description('Check a flow directory, ship it (and its packed environment) to the workers and create its Prefect deployment.')
-    .requiredOption('-i, --inventory <file>', 'Ansible YAML inventory describing the cluster')
-    .requiredOption('-s, --secrets <file>', 'secrets file (prefect_api_auth_string)')
-    .option('--vault-password-file <file>', 'password file for an ansible-vault encrypted secrets file')
-    .addOption(new Option('--ask-vault-pass', 'prompt for the vault password (terminal only)'))
-    .option('-o, --output <dir>', 'where to render the tree (default: "rendered" beside the inventory)')
+    .description('Check a flow directory, ship it (and its packed environment) to the workers and create its Prefect deployment.');
+  addClusterOptions(cmd, { mode: 'required', help: 'secrets file (prefect_api_auth_string)' })
     .requiredOption('--flow-dir <dir>', 'directory holding the flow code (shipped to the workers as it is)')
     .requiredOption('--entrypoint <file.py:flow>', 'the flow: a .py file inside --flow-dir and its @flow function, e.g. main.py:my_workflow')
     .option('--work-pool <pool>', 'work pool from the inventory (default: cpu-pool if defined, else the first pool without GPUs)')
@@ -150,7 +125,6 @@ export function registerDeployFlow(program: Command, ctx: CommandContext): void 
     .option('--limit <hosts>', 'only run on hosts matching this Ansible pattern')
     .option('--check', "Ansible check mode: report what would change, change nothing")
     .option('--diff', 'show the changes Ansible makes (or would make) to files')
-    .option('--force', 'overwrite files in the output directory that pag-ansible did not write')
     .argument('[ansible-args...]', 'after --: passed to ansible-playbook as they are (e.g. -- -vv)')
     .addHelpText(
       'after',

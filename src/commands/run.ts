@@ -1,41 +1,30 @@
 /** `pag-ansible run`: validate, render, then run main.yml with the secrets in a private extra-vars file. */
-import path from 'node:path';
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import type { CommandContext } from '../cli/main.js';
-import { loadClusterOrThrow } from '../config/index.js';
-import { formatDiagnostics } from '../config/diagnostics.js';
-import { renderTree } from '../render/index.js';
 import { runPlaybook } from '../ansible/runner.js';
 import { finishAnsibleRun } from '../ansible/summary.js';
 import { parseExtraVarArgs, type ExtraVars } from '../ansible/extra-vars.js';
 import { checkLimit, collect, passthroughArgs, SPECIAL_TAGS, splitTags } from '../ansible/command-args.js';
-import { defaultOutputDir } from './render.js';
+import { addClusterOptions, clusterDeps, loadAndRender, type ClusterDeps, type ClusterInputOptions } from './cluster-input.js';
 
 /** The tags main.yml's plays carry. */
 export const PLAYBOOK_TAGS = ['prefect-server', 'prefect-worker'] as const;
 
-export interface RunOptions {
-  inventory: string;
+export interface RunOptions extends ClusterInputOptions {
   secrets: string;
-  vaultPasswordFile?: string;
-  askVaultPass?: boolean;
-  output?: string;
   tags?: string[];
   limit?: string;
   extraVars?: string[];
   check?: boolean;
   diff?: boolean;
-  force?: boolean;
 }
 
 /** What the action calls; replaced in tests. */
-export interface RunDeps {
-  loadClusterOrThrow: typeof loadClusterOrThrow;
-  renderTree: typeof renderTree;
+export interface RunDeps extends ClusterDeps {
   runPlaybook: typeof runPlaybook;
 }
 
-const defaultDeps: RunDeps = { loadClusterOrThrow, renderTree, runPlaybook };
+const defaultDeps: RunDeps = { ...clusterDeps, runPlaybook };
 
 export async function runAction(
   opts: RunOptions,
@@ -55,24 +44,7 @@ export async function runAction(
     }
   }
 
-  const { config, secrets, warnings } = await deps.loadClusterOrThrow({
-    // As typed, so diagnostics show the user's spelling; loadCluster resolves them against cwd.
-    inventoryPath: opts.inventory,
-    secretsPath: opts.secrets,
-    ...(opts.vaultPasswordFile !== undefined && { vaultPasswordFile: opts.vaultPasswordFile }),
-    ...(opts.askVaultPass !== undefined && { askVaultPass: opts.askVaultPass }),
-    cwd: ctx.cwd,
-    env: ctx.env,
-    requireSecrets: true,
-    requireArtifacts: true,
-  });
-  if (warnings.length > 0) ctx.reporter.err(formatDiagnostics(warnings, 'text'));
-
-  const outDir = path.resolve(ctx.cwd, opts.output ?? defaultOutputDir(opts.inventory));
-  const rendered = await deps.renderTree(config, outDir, { force: opts.force ?? false });
-  ctx.reporter.err(
-    `pag-ansible: wrote the Ansible tree to ${path.relative(ctx.cwd, outDir) || '.'} (${rendered.written.length} written, ${rendered.unchanged.length} unchanged, ${rendered.removed.length} removed)`,
-  );
+  const { secrets, outDir } = await loadAndRender(opts, ctx, deps, { secrets: true, artifacts: true });
 
   // Secrets only ever travel in the 0600 extra-vars file. The user's own -e key=value pairs come after, so an
   // explicit flag wins, as it would with ansible-playbook.
@@ -98,14 +70,10 @@ export async function runAction(
 }
 
 export function registerRun(program: Command, ctx: CommandContext): void {
-  program
+  const cmd = program
     .command('run')
-    .description('Validate the inventory, render the Ansible tree and run main.yml (server and workers).')
-    .requiredOption('-i, --inventory <file>', 'Ansible YAML inventory describing the cluster')
-    .requiredOption('-s, --secrets <file>', 'secrets file (prefect_api_auth_string, prefect_database_password)')
-    .option('--vault-password-file <file>', 'password file for an ansible-vault encrypted secrets file')
-    .addOption(new Option('--ask-vault-pass', 'prompt for the vault password (terminal only)'))
-    .option('-o, --output <dir>', 'where to render the tree (default: "rendered" beside the inventory)')
+    .description('Validate the inventory, render the Ansible tree and run main.yml (server and workers).');
+  addClusterOptions(cmd, { mode: 'required' })
     .option('--tags <tags>', `only run plays with these tags: ${PLAYBOOK_TAGS.join(', ')} (repeatable, comma-separated)`, collect)
     .option('--limit <hosts>', 'only run on hosts matching this Ansible pattern')
     .option(
@@ -117,7 +85,6 @@ export function registerRun(program: Command, ctx: CommandContext): void {
     )
     .option('--check', "Ansible check mode: report what would change, change nothing")
     .option('--diff', 'show the changes Ansible makes (or would make) to files')
-    .option('--force', 'overwrite files in the output directory that pag-ansible did not write')
     .argument('[ansible-args...]', 'after --: passed to ansible-playbook as they are (e.g. -- -vv --forks 10)')
     .addHelpText(
       'after',
