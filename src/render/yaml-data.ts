@@ -32,11 +32,12 @@ function quote(s: string): string {
 }
 
 /** Plain keys only where no YAML 1.1 resolver can read them as anything but that string. */
-const PLAIN_KEY = /^[a-z_][a-z0-9_]*$/;
-const YAML11_RESERVED = new Set(['y', 'n', 'yes', 'no', 'on', 'off', 'true', 'false', 'null', '_']);
+const PLAIN_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** YAML 1.1 booleans and nulls, in any case (a superset of PyYAML's spellings). */
+const YAML11_RESERVED = new Set(['y', 'n', 'yes', 'no', 'on', 'off', 'true', 'false', 'null']);
 
 function key(k: string): string {
-  return PLAIN_KEY.test(k) && !YAML11_RESERVED.has(k) ? k : quote(k);
+  return PLAIN_KEY.test(k) && !YAML11_RESERVED.has(k.toLowerCase()) ? k : quote(k);
 }
 
 const VAULT_PREFIX = '$ANSIBLE_VAULT;';

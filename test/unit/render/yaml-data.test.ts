@@ -26,6 +26,7 @@ describe('toAnsibleYaml', () => {
     const text = toAnsibleYaml({ on: 'a', ON: 'b', '1_000': 'c', normal_key: 'd' }, 'hdr');
     expect(text).toMatch(/^"on": /m);
     expect(text).toMatch(/^"ON": /m);
+    expect(toAnsibleYaml({ Yes: 1, NULL: 2, PREFECT_HOME: 3 }, "h")).toContain("\"Yes\": 1\n\"NULL\": 2\nPREFECT_HOME: 3");
     expect(text).toMatch(/^"1_000": /m);
     expect(text).toMatch(/^normal_key: /m);
   });
