@@ -44,4 +44,6 @@ npm run --silent lint:rendered
 if [ "${PAG_SKIP_INTEGRATION:-0}" != "1" ]; then
   step "integration tests on booted hosts"
   npm run test:integration
+  step "nothing left running"
+  bash scripts/check-no-leftovers.sh
 fi
