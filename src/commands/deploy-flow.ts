@@ -10,6 +10,7 @@ import { finishAnsibleRun } from '../ansible/summary.js';
 import type { ExtraVars } from '../ansible/extra-vars.js';
 import { checkLimit, collect, passthroughArgs } from '../ansible/command-args.js';
 import { checkFlow, chooseWorkPool, describePackedEnv, DEFAULT_PACKED_ENV } from '../flow/check.js';
+import { checkPackedEnvPrefect } from '../flow/packed-env.js';
 import { checkDeploymentName, DEPLOYMENT_NAME, parseFlowParams, parseSchedule } from '../flow/options.js';
 import { CheckFailedError } from '../errors.js';
 import { addClusterOptions, clusterDeps, loadClusterInput, resolveOutputDir, type ClusterDeps, type ClusterInputOptions } from './cluster-input.js';
@@ -29,6 +30,7 @@ export interface DeployFlowOptions extends ClusterInputOptions {
   limit?: string;
   check?: boolean;
   diff?: boolean;
+  allowNewerPrefect?: boolean;
 }
 
 export interface DeployFlowDeps extends ClusterDeps {
@@ -73,6 +75,10 @@ export async function deployFlowAction(
       (opts.workPool === undefined ? ' (default; --work-pool to choose)' : ''),
   );
   ctx.reporter.err(`pag-ansible: ${describePackedEnv(flow)}`);
+  if (flow.packedEnv !== undefined) {
+    const clientVersion = await checkPackedEnvPrefect(flow.packedEnv, config.prefect_version, opts.allowNewerPrefect ?? false);
+    ctx.reporter.err(`pag-ansible: its prefect is ${clientVersion}; the cluster runs ${config.prefect_version}`);
+  }
 
   const outDir = resolveOutputDir(opts, ctx);
   await deps.renderTree(config, outDir, { force: opts.force ?? false });
@@ -122,6 +128,7 @@ export function registerDeployFlow(program: Command, ctx: CommandContext): void 
       '--packed-env <file>',
       `pixi-pack tarball with the flow's environment (default: ${DEFAULT_PACKED_ENV} in --flow-dir if present, else the flow runs in the workers' Prefect environment)`,
     )
+    .option('--allow-newer-prefect', "deploy even when the packed environment's prefect is newer than the cluster's")
     .option('--limit <hosts>', 'only run on hosts matching this Ansible pattern')
     .option('--check', "Ansible check mode: report what would change, change nothing")
     .option('--diff', 'show the changes Ansible makes (or would make) to files')

@@ -4,6 +4,7 @@ import type { CommandContext } from '../../../src/cli/main.js';
 import { CheckFailedError, UsageError } from '../../../src/errors.js';
 import { registerDeployFlow } from '../../../src/commands/deploy-flow.js';
 import { setupFake, type FakeSetup } from '../../doubles/fake-ansible/fake.js';
+import { withPrefect, writePackedEnv } from '../../helpers/packed-env.js';
 import { AUTH_STRING, captureReporter, programWith, writeCluster, type CapturedReporter } from '../../doubles/fake-ansible/cluster-fixture.js';
 
 let fake: FakeSetup;
@@ -59,7 +60,7 @@ describe('pag-ansible deploy-flow', () => {
   });
 
   it('passes every option through', async () => {
-    await writeFile(join(flowDir, 'packed-env.tar'), 'x');
+    await writePackedEnv(join(flowDir, 'packed-env.tar'), withPrefect('3.4.11'));
     await deploy([
       '--flow-dir', 'flows/demo', '--entrypoint', 'main.py:my_workflow', '--work-pool', 'gpu-pool', '--name', 'nightly',
       '--param', 'name={{ lookup("env","HOME") }}', '--param', 'n=3', '--param', 'l=[1,"x"]', '--cron', '0 3 * * *',
@@ -80,7 +81,7 @@ describe('pag-ansible deploy-flow', () => {
   });
 
   it('takes --interval and --packed-env', async () => {
-    await writeFile(join(fake.dir, 'env.tar'), 'x');
+    await writePackedEnv(join(fake.dir, 'env.tar'), withPrefect('3.4.11'));
     await deploy(['--flow-dir', 'flows/demo', '--entrypoint', 'main.py:my_workflow', '--interval', '600', '--packed-env', 'env.tar']);
     const { vars } = await varsOf();
     expect(vars).toMatchObject({ flow_cron: u(''), flow_interval: 600, flow_packed_env: u(join(fake.dir, 'env.tar')), flow_use_packed_env: true });
@@ -109,5 +110,44 @@ describe('pag-ansible deploy-flow', () => {
       exitCode: 99,
       message: expect.stringMatching(/interrupted by the user/),
     });
+  });
+});
+
+describe('the Prefect inside the packed environment', () => {
+  const run = () => deploy(['--flow-dir', 'flows/demo', '--entrypoint', 'main.py:my_workflow']);
+
+  it('is reported and may be older than the cluster', async () => {
+    await writePackedEnv(join(flowDir, 'packed-env.tar'), withPrefect('3.4.9'));
+    await run();
+    expect(reporter.errText()).toContain('its prefect is 3.4.9; the cluster runs 3.4.11');
+    expect((await fake.record()).argv.at(-1)).toMatch(/prefect-flow-deployment\.yml$/);
+  });
+
+  it('may not be newer than the cluster, before anything runs (3.4.12 > 3.4.11, 3.10 > 3.4)', async () => {
+    for (const newer of ['3.4.12', '3.10.0']) {
+      await writePackedEnv(join(flowDir, 'packed-env.tar'), withPrefect(newer));
+      await expect(run()).rejects.toThrow(new RegExp(`prefect ${newer.replace(/\./g, '\\.')}, newer than the cluster's 3\\.4\\.11`));
+    }
+    await expect(fake.record()).rejects.toThrow(); // Ansible never ran
+  });
+
+  it('may be newer with --allow-newer-prefect', async () => {
+    await writePackedEnv(join(flowDir, 'packed-env.tar'), withPrefect('3.4.12'));
+    await deploy(['--flow-dir', 'flows/demo', '--entrypoint', 'main.py:my_workflow', '--allow-newer-prefect']);
+    expect((await fake.record()).argv.at(-1)).toMatch(/prefect-flow-deployment\.yml$/);
+  });
+
+  it('must exist: a packed environment without prefect cannot run a flow', async () => {
+    await writePackedEnv(join(flowDir, 'packed-env.tar'), ['channel/linux-64/python-3.12.7-h0_cpython.conda']);
+    await expect(run()).rejects.toThrow(CheckFailedError);
+    await expect(run()).rejects.toThrow(/has no prefect package/);
+  });
+
+  it('is found among PyPI wheels too, and a damaged tarball is a clear error', async () => {
+    await writePackedEnv(join(flowDir, 'packed-env.tar'), ['pypi/prefect-3.4.11-py3-none-any.whl']);
+    await run();
+    expect(reporter.errText()).toContain('its prefect is 3.4.11');
+    await writeFile(join(flowDir, 'packed-env.tar'), 'not a tarball at all');
+    await expect(run()).rejects.toThrow(/cannot read the packed environment|has no prefect package/);
   });
 });
