@@ -15,6 +15,8 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 export const CLI = path.join(ROOT, 'bin', 'pag-ansible.js');
 export const AUTH = 'admin:It-is-a-s3cret!"$x';
 export const DB_PASSWORD = 'db-Pa55"w0rd-$ecret';
+/** Parts of the secrets that survive any quoting or escaping, searched for in every run's output. */
+const SECRET_MARKERS = ['It-is-a-s3cret', 'db-Pa55'];
 
 /** Hash of the doubles' sources: rebuild the artefacts only when they change. */
 function doublesHash(): string {
@@ -155,6 +157,13 @@ export function pag(cluster: Cluster, args: string[], cwd: string, timeoutMs = 9
     child.on('error', reject);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      // Every run, whatever it tests, proves no_log: neither secret ever reaches Ansible's or our output.
+      for (const secret of SECRET_MARKERS) {
+        if (stdout.includes(secret) || stderr.includes(secret)) {
+          reject(new Error(`a secret (${secret.slice(0, 4)}…) appeared in the output of pag-ansible ${args.join(' ')}`));
+          return;
+        }
+      }
       resolve({ code: code ?? 128 + (signal === 'SIGKILL' ? 9 : 15), stdout, stderr, recap: parseRecap(stderr) });
     });
   });
