@@ -47,6 +47,14 @@ export function addClusterOptions(cmd: Command, secrets: { mode: 'required' | 'o
     .option('--force', 'overwrite files in the output directory that pag-ansible did not write');
 }
 
+/** Check and diff mode, and the arguments after `--`: what every command running ansible-playbook takes. */
+export function addPlaybookOptions(cmd: Command, passthroughExample: string): Command {
+  return cmd
+    .option('--check', 'Ansible check mode: report what would change, change nothing')
+    .option('--diff', 'show the changes Ansible makes (or would make) to files')
+    .argument('[ansible-args...]', `after --: passed to ansible-playbook as they are (e.g. -- ${passthroughExample})`);
+}
+
 /** The functions the commands call; replaced in tests. */
 export interface ClusterDeps {
   loadClusterOrThrow: typeof loadClusterOrThrow;

@@ -13,7 +13,7 @@ import { checkFlow, chooseWorkPool, describePackedEnv, DEFAULT_PACKED_ENV } from
 import { checkPackedEnvPrefect } from '../flow/packed-env.js';
 import { checkDeploymentName, DEPLOYMENT_NAME, parseFlowParams, parseSchedule } from '../flow/options.js';
 import { CheckFailedError } from '../errors.js';
-import { addClusterOptions, clusterDeps, loadClusterInput, resolveOutputDir, type ClusterDeps, type ClusterInputOptions } from './cluster-input.js';
+import { addClusterOptions, addPlaybookOptions, clusterDeps, loadClusterInput, resolveOutputDir, type ClusterDeps, type ClusterInputOptions } from './cluster-input.js';
 
 export const FLOW_PLAYBOOK = 'prefect-flow-deployment.yml';
 
@@ -116,7 +116,7 @@ export function registerDeployFlow(program: Command, ctx: CommandContext): void 
   const cmd = program
     .command('deploy-flow')
     .description('Check a flow directory, ship it (and its packed environment) to the workers and create its Prefect deployment.');
-  addClusterOptions(cmd, { mode: 'required', help: 'secrets file (prefect_api_auth_string)' })
+  addPlaybookOptions(addClusterOptions(cmd, { mode: 'required', help: 'secrets file (prefect_api_auth_string)' }), '-vv')
     .requiredOption('--flow-dir <dir>', 'directory holding the flow code (shipped to the workers as it is)')
     .requiredOption('--entrypoint <file.py:flow>', 'the flow: a .py file inside --flow-dir and its @flow function, e.g. main.py:my_workflow')
     .option('--work-pool <pool>', 'work pool from the inventory (default: cpu-pool if defined, else the first pool without GPUs)')
@@ -130,9 +130,6 @@ export function registerDeployFlow(program: Command, ctx: CommandContext): void 
     )
     .option('--allow-newer-prefect', "deploy even when the packed environment's prefect is newer than the cluster's")
     .option('--limit <hosts>', 'only run on hosts matching this Ansible pattern')
-    .option('--check', "Ansible check mode: report what would change, change nothing")
-    .option('--diff', 'show the changes Ansible makes (or would make) to files')
-    .argument('[ansible-args...]', 'after --: passed to ansible-playbook as they are (e.g. -- -vv)')
     .addHelpText(
       'after',
       [

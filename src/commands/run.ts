@@ -5,7 +5,7 @@ import { runPlaybook } from '../ansible/runner.js';
 import { finishAnsibleRun } from '../ansible/summary.js';
 import { parseExtraVarArgs, type ExtraVars } from '../ansible/extra-vars.js';
 import { checkLimit, collect, passthroughArgs, SPECIAL_TAGS, splitTags } from '../ansible/command-args.js';
-import { addClusterOptions, clusterDeps, loadAndRender, type ClusterDeps, type ClusterInputOptions } from './cluster-input.js';
+import { addClusterOptions, addPlaybookOptions, clusterDeps, loadAndRender, type ClusterDeps, type ClusterInputOptions } from './cluster-input.js';
 
 /** The tags main.yml's plays carry. */
 export const PLAYBOOK_TAGS = ['prefect-server', 'prefect-worker'] as const;
@@ -73,7 +73,7 @@ export function registerRun(program: Command, ctx: CommandContext): void {
   const cmd = program
     .command('run')
     .description('Validate the inventory, render the Ansible tree and run main.yml (server and workers).');
-  addClusterOptions(cmd, { mode: 'required' })
+  addPlaybookOptions(addClusterOptions(cmd, { mode: 'required' }), '-vv --forks 10')
     .option('--tags <tags>', `only run plays with these tags: ${PLAYBOOK_TAGS.join(', ')} (repeatable, comma-separated)`, collect)
     .option('--limit <hosts>', 'only run on hosts matching this Ansible pattern')
     .option(
@@ -83,9 +83,6 @@ export function registerRun(program: Command, ctx: CommandContext): void {
         'unless tagged !unsafe)',
       collect,
     )
-    .option('--check', "Ansible check mode: report what would change, change nothing")
-    .option('--diff', 'show the changes Ansible makes (or would make) to files')
-    .argument('[ansible-args...]', 'after --: passed to ansible-playbook as they are (e.g. -- -vv --forks 10)')
     .addHelpText(
       'after',
       [
