@@ -82,6 +82,8 @@ describe('defaults and normalisation', () => {
       wheelhouse_dir: path.join(repoRoot, 'test/fixtures/config/artifacts/wheelhouse'),
       python: '/usr/bin/python3',
       requirement: 'prefect==3.4.11',
+      system_site_packages: false,
+      system_packages: [],
     });
     expect(config?.prefect_environment_id).toBe('3.4.11-wheelhouse');
   });
