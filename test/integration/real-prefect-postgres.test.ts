@@ -1,8 +1,8 @@
 /**
- * Real Prefect 3.4.25 on a local PostgreSQL: the server host already has postgresql-17 (as the seed installs it,
- * without the `postgresql` metapackage) and its only apt source is unreachable. Covers issue #8's defects 2
- * (deploy-flow on a PostgreSQL cluster needs no database password) and 3 (an installed PostgreSQL of any major
- * version is used as it is, with no apt call).
+ * Real Prefect 3.4.25 on a local PostgreSQL, on a server host whose only apt source is unreachable. Without
+ * PostgreSQL the run stops with one line saying what is missing; with postgresql-17 installed the seed's way
+ * (without the `postgresql` metapackage) the existing cluster is used with no apt call. Covers issue #8's
+ * defects 2 (deploy-flow on a PostgreSQL cluster needs no database password) and 3.
  */
 import { buildOfflineRepo, OFFLINE_REPO_LIST, OFFLINE_REPO_PATH, type Cluster } from './harness/cluster.js';
 import { describeRealPrefectCluster } from './real-prefect-scenario.js';
@@ -17,17 +17,22 @@ describeRealPrefectCluster({
   workers: ['rq-worker-1'],
   database: 'postgresql',
   prepare: async (cluster: Cluster) => {
-    // PostgreSQL 17 without the metapackage, installed from a repository that is then taken away again.
+    // The site's only apt source is out of reach: the controller's bridge address, on a port nothing listens on.
+    await cluster.execOk(SERVER, ['sh', '-c', `echo 'deb http://${cluster.controllerIp}:9/debian trixie main' > /etc/apt/sources.list.d/site.list`]);
+  },
+  beforeServer: async (cluster, pag) => {
+    // No PostgreSQL and no reachable source: one line says what is missing and how to provide it.
+    const refused = await pag('run', '-i', 'inventory.yml', '-s', 'secrets.yml', '--tags', 'prefect-server');
+    expect(refused.code).toBe(2);
+    const said = refused.stdout + refused.stderr;
+    expect(said).toMatch(/PostgreSQL is not installed on rq-server and no apt source of that host provides postgresql \(apt-get update failed: .*\)\. Install PostgreSQL on the host, or give it an apt source that has it/);
+    expect(said).not.toMatch(/unknown reason/);
+
+    // Then the seed's way: postgresql-17 without the metapackage, from a repository that is taken away again.
     const repo = await buildOfflineRepo(['postgresql-17'], realPrefectBase());
     await cluster.installOfflineRepo(SERVER, repo);
     await cluster.execOk(SERVER, ['sh', '-c', 'DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends postgresql-17']);
-    // The site's apt source is out of reach: the controller's bridge address, on a port nothing listens on.
-    await cluster.execOk(SERVER, [
-      'sh',
-      '-c',
-      `rm -rf ${OFFLINE_REPO_LIST} ${OFFLINE_REPO_PATH} /var/lib/apt/lists/* && ` +
-        `echo 'deb http://${cluster.controllerIp}:9/debian trixie main' > /etc/apt/sources.list.d/site.list`,
-    ]);
+    await cluster.execOk(SERVER, ['sh', '-c', `rm -rf ${OFFLINE_REPO_LIST} ${OFFLINE_REPO_PATH} /var/lib/apt/lists/*`]);
     const pkgs = await cluster.execOk(SERVER, ['sh', '-c', "dpkg-query -W -f '${Package} ${db:Status-Abbrev}\\n' 'postgresql*'"]);
     expect(pkgs.stdout).toMatch(/^postgresql-17 ii/m);
     expect(pkgs.stdout).not.toMatch(/^postgresql ii/m);

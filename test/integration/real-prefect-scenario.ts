@@ -27,6 +27,7 @@ import {
   writePagInventory,
   writeSecrets,
   type InventorySpec,
+  type PagResult,
 } from './support.js';
 
 export interface RealPrefectOptions {
@@ -39,6 +40,8 @@ export interface RealPrefectOptions {
   database: 'sqlite' | 'postgresql';
   /** Runs after the hosts boot and before anything is deployed (e.g. PostgreSQL already on the server host). */
   prepare?: (cluster: Cluster) => Promise<void>;
+  /** Runs in the first test before the server play, with `pag` bound to the cluster and the inventory. */
+  beforeServer?: (cluster: Cluster, pag: (...args: string[]) => Promise<PagResult>) => Promise<void>;
   /** Extra checks on the deployed server, run after the first server play. */
   checkServer?: (cluster: Cluster) => Promise<void>;
 }
@@ -126,8 +129,9 @@ export function describeRealPrefectCluster(o: RealPrefectOptions): void {
 
   describe(`real Prefect ${REAL_PREFECT_VERSION} on ${o.database}`, () => {
     it('the server starts on a freshly installed environment: /api/ready, the UI, 401 without credentials', async () => {
-      // Fresh: the environment has never been started, so no UI build exists anywhere yet.
-      expect((await sh(o.server, 'ls -d /opt/prefect 2>/dev/null; find / -xdev -name ui_build -path "*prefect*" 2>/dev/null')).stdout.trim()).toBe('');
+      if (o.beforeServer) await o.beforeServer(cluster, (...args) => pag(cluster, args, work));
+      // Fresh: the server has never been started, so no UI build exists anywhere yet.
+      expect((await sh(o.server, 'find / -xdev \\( -name ui_build -o -name UI_SERVE_BASE \\) 2>/dev/null')).stdout.trim()).toBe('');
       const r = expectSuccess(await run('--tags', 'prefect-server'));
       expect(r.recap[o.server]).toMatchObject({ failed: 0, unreachable: 0 });
       expect((await sh(o.server, 'readlink -f /opt/prefect/current')).stdout.trim()).toBe(`/opt/prefect/versions/${REAL_PREFECT_VERSION}-wheelhouse`);
