@@ -2,7 +2,7 @@
  * Typed errors of the core. The core throws these; `src/cli/main.ts` is the one place that turns them into a
  * message and an exit code. Nothing else in the code base decides exit codes.
  */
-import type { Diagnostic } from './config/diagnostics.js';
+import type { Diagnostic } from './diagnostic.js';
 
 export const ExitCode = {
   ok: 0,

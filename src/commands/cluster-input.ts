@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import { Option, type Command } from 'commander';
-import type { CommandContext } from '../cli/main.js';
+import type { CommandContext } from '../cli/context.js';
 import { loadClusterOrThrow } from '../config/index.js';
 import { formatDiagnostics } from '../config/diagnostics.js';
 import type { ClusterConfig, Secrets } from '../config/types.js';

@@ -3,7 +3,7 @@
  * ships the flow (and its packed environment) to the workers and registers the Prefect deployment.
  */
 import { Command } from 'commander';
-import type { CommandContext } from '../cli/main.js';
+import type { CommandContext } from '../cli/context.js';
 import { renderTree } from '../render/index.js';
 import { runPlaybook } from '../ansible/runner.js';
 import { finishAnsibleRun } from '../ansible/summary.js';

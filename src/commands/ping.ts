@@ -1,6 +1,6 @@
 /** `pag-ansible ping`: render the tree (no secrets needed) and check every host answers `ansible.builtin.ping`. */
 import { Command } from 'commander';
-import type { CommandContext } from '../cli/main.js';
+import type { CommandContext } from '../cli/context.js';
 import { runAdhoc } from '../ansible/runner.js';
 import { finishAnsibleRun } from '../ansible/summary.js';
 import { checkLimit, passthroughArgs } from '../ansible/command-args.js';

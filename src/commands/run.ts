@@ -1,6 +1,6 @@
 /** `pag-ansible run`: validate, render, then run main.yml with the secrets in a private extra-vars file. */
 import { Command } from 'commander';
-import type { CommandContext } from '../cli/main.js';
+import type { CommandContext } from '../cli/context.js';
 import { runPlaybook } from '../ansible/runner.js';
 import { finishAnsibleRun } from '../ansible/summary.js';
 import { parseExtraVarArgs, type ExtraVars } from '../ansible/extra-vars.js';

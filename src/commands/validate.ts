@@ -1,6 +1,6 @@
 /** `pag-ansible validate`: check an inventory (and secrets file) and list every finding. */
 import type { Command } from 'commander';
-import type { CommandContext } from '../cli/main.js';
+import type { CommandContext } from '../cli/context.js';
 import { loadCluster } from '../config/index.js';
 import { formatDiagnostics, type Diagnostic, type DiagnosticFormat } from '../config/diagnostics.js';
 import { UsageError } from '../errors.js';

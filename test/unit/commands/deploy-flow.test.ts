@@ -1,6 +1,6 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { CommandContext } from '../../../src/cli/main.js';
+import type { CommandContext } from '../../../src/cli/context.js';
 import { CheckFailedError, UsageError } from '../../../src/errors.js';
 import { registerDeployFlow } from '../../../src/commands/deploy-flow.js';
 import { setupFake, type FakeSetup } from '../../doubles/fake-ansible/fake.js';

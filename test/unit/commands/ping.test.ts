@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { CommandContext } from '../../../src/cli/main.js';
+import type { CommandContext } from '../../../src/cli/context.js';
 import { MissingToolError } from '../../../src/errors.js';
 import { registerPing } from '../../../src/commands/ping.js';
 import { setupFake, type FakeSetup } from '../../doubles/fake-ansible/fake.js';

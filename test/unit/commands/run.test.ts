@@ -1,6 +1,6 @@
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { CommandContext } from '../../../src/cli/main.js';
+import type { CommandContext } from '../../../src/cli/context.js';
 import { MissingToolError, ToolFailedError, UsageError } from '../../../src/errors.js';
 import { registerRun } from '../../../src/commands/run.js';
 import { setupFake, type FakeSetup } from '../../doubles/fake-ansible/fake.js';

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
-import type { CommandContext } from '../../../src/cli/main.js';
+import type { CommandContext } from '../../../src/cli/context.js';
 import { registerValidate } from '../../../src/commands/validate.js';
 import { UsageError } from '../../../src/errors.js';
 
