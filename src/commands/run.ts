@@ -5,10 +5,37 @@ import { runPlaybook } from '../ansible/runner.js';
 import { finishAnsibleRun } from '../ansible/summary.js';
 import { parseExtraVarArgs, type ExtraVars } from '../ansible/extra-vars.js';
 import { checkLimit, collect, passthroughArgs, SPECIAL_TAGS, splitTags } from '../ansible/command-args.js';
+import { didYouMean } from '../config/suggest.js';
+import { UsageError } from '../errors.js';
 import { addClusterOptions, addPlaybookOptions, clusterDeps, loadAndRender, type ClusterDeps, type ClusterInputOptions } from './cluster-input.js';
 
 /** The tags main.yml's plays carry. */
 export const PLAYBOOK_TAGS = ['prefect-server', 'prefect-worker'] as const;
+
+/** Ansible's own tags that select every play of main.yml. */
+const SELECTING_TAGS = ['all', 'tagged'] as const;
+
+/**
+ * A tag no play carries would make Ansible run the pre-flight checks only and report success: refuse it before
+ * anything runs. Tags of tasks inside the roles are still reachable, after `--`.
+ */
+export function checkPlayTags(tags: readonly string[]): void {
+  const known = [...PLAYBOOK_TAGS, ...SPECIAL_TAGS] as readonly string[];
+  const valid = `main.yml's plays carry ${PLAYBOOK_TAGS.join(', ')} (Ansible's ${SELECTING_TAGS.join(', ')} select them all)`;
+  const hint = `${valid}. Tags of tasks inside the roles go to ansible-playbook after --, e.g. pag-ansible run -i inventory.yml -s secrets.yml -- --tags TAG`;
+  const unknown = tags.filter((t) => !known.includes(t));
+  if (unknown.length > 0) {
+    const first = unknown[0] as string;
+    throw new UsageError(
+      `--tags ${unknown.join(',')}: no play of main.yml carries ${unknown.length === 1 ? 'this tag' : 'these tags'}, so nothing would be deployed${didYouMean(first, PLAYBOOK_TAGS)}`,
+      hint,
+    );
+  }
+  const selecting = [...PLAYBOOK_TAGS, ...SELECTING_TAGS] as readonly string[];
+  if (tags.length > 0 && !tags.some((t) => selecting.includes(t))) {
+    throw new UsageError(`--tags ${tags.join(',')} selects no play of main.yml, so nothing would be deployed`, hint);
+  }
+}
 
 export interface RunOptions extends ClusterInputOptions {
   secrets: string;
@@ -36,13 +63,7 @@ export async function runAction(
   const tags = splitTags(opts.tags ?? []);
   const limit = checkLimit(opts.limit);
   const userVars = await parseExtraVarArgs(opts.extraVars ?? [], ctx.cwd);
-  for (const t of tags) {
-    if (!(PLAYBOOK_TAGS as readonly string[]).includes(t) && !(SPECIAL_TAGS as readonly string[]).includes(t)) {
-      ctx.reporter.err(
-        `pag-ansible: warning: main.yml's plays are tagged ${PLAYBOOK_TAGS.join(' and ')}; --tags ${t} runs only tasks tagged ${t} inside the roles`,
-      );
-    }
-  }
+  checkPlayTags(tags);
 
   const { secrets, outDir } = await loadAndRender(opts, ctx, deps, { secrets: true, artifacts: true });
 
@@ -74,7 +95,7 @@ export function registerRun(program: Command, ctx: CommandContext): void {
     .command('run')
     .description('Validate the inventory, render the Ansible tree and run main.yml (server and workers).');
   addPlaybookOptions(addClusterOptions(cmd, { mode: 'required' }), '-vv --forks 10')
-    .option('--tags <tags>', `only run plays with these tags: ${PLAYBOOK_TAGS.join(', ')} (repeatable, comma-separated)`, collect)
+    .option('--tags <tags>', `only run plays with these tags: ${PLAYBOOK_TAGS.join(', ')} (repeatable, comma-separated; tags inside the roles go after --)`, collect)
     .option('--limit <hosts>', 'only run on hosts matching this Ansible pattern')
     .option(
       '-e, --extra-vars <key=value|@file>',

@@ -1,11 +1,14 @@
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { CommandContext } from '../../../src/cli/context.js';
 import { MissingToolError, ToolFailedError, UsageError } from '../../../src/errors.js';
-import { registerRun } from '../../../src/commands/run.js';
+import { parse } from 'yaml';
+import { PLAYBOOK_TAGS, registerRun } from '../../../src/commands/run.js';
 import { setupFake, type FakeSetup } from '../../doubles/fake-ansible/fake.js';
 import { AUTH_STRING, captureReporter, programWith, writeCluster, type CapturedReporter } from '../../doubles/fake-ansible/cluster-fixture.js';
 
+const __dirname_ = dirname(fileURLToPath(import.meta.url));
 let fake: FakeSetup;
 let reporter: CapturedReporter;
 let files: { inventory: string; secrets: string };
@@ -96,11 +99,36 @@ describe('pag-ansible run', () => {
     await expect(p).rejects.toMatchObject({ exitCode: 3 });
   });
 
-  it('warns about a tag the playbook does not use, but runs', async () => {
-    await run(['-i', 'inventory.yml', '-s', 'secrets.yml', '--tags', 'prefect-server,custom', '--tags', 'always']);
-    expect(reporter.errText()).toMatch(/warning: .*--tags custom/);
-    expect(reporter.errText()).not.toMatch(/--tags always/);
-    expect((await fake.record()).argv).toContain('prefect-server,custom,always');
+  it('knows the tags main.yml\'s plays carry', async () => {
+    const plays = parse(await readFile(join(__dirname_, '../../../roles-templates/main.yml'), 'utf8')) as { tags?: string[] }[];
+    expect(plays.flatMap((p) => p.tags ?? []).sort()).toEqual([...PLAYBOOK_TAGS].sort());
+  });
+
+  it('accepts the play tags with Ansible\'s special ones', async () => {
+    await run(['-i', 'inventory.yml', '-s', 'secrets.yml', '--tags', 'prefect-server,always', '--tags', 'prefect-worker']);
+    expect((await fake.record()).argv).toContain('prefect-server,always,prefect-worker');
+  });
+
+  it('refuses a tag no play carries, suggesting the nearest, before rendering or running anything', async () => {
+    const p = run(['-i', 'inventory.yml', '-s', 'secrets.yml', '--tags', 'prefect-servr']);
+    await expect(p).rejects.toThrow(UsageError);
+    await expect(p).rejects.toMatchObject({
+      exitCode: 2,
+      message: '--tags prefect-servr: no play of main.yml carries this tag, so nothing would be deployed; did you mean "prefect-server"?',
+    });
+    await expect(p).rejects.toMatchObject({ hint: expect.stringMatching(/plays carry prefect-server, prefect-worker.* after --, e\.g\. .* -- --tags TAG/) });
+    await expect(readFile(fake.recordFile)).rejects.toThrow();
+    await expect(stat(rendered())).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('refuses tags that select no play (never, untagged, always alone)', async () => {
+    await expect(run(['-i', 'inventory.yml', '-s', 'secrets.yml', '--tags', 'always'])).rejects.toThrow(/--tags always selects no play/);
+    await expect(readFile(fake.recordFile)).rejects.toThrow();
+  });
+
+  it('passes role-internal tags given after -- to ansible-playbook', async () => {
+    await run(['-i', 'inventory.yml', '-s', 'secrets.yml', '--', '--tags', 'custom']);
+    expect((await fake.record()).argv.slice(-2)).toEqual(['--tags', 'custom']);
   });
 
   it.each([
