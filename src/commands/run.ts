@@ -65,7 +65,7 @@ export async function runAction(
   const userVars = await parseExtraVarArgs(opts.extraVars ?? [], ctx.cwd);
   checkPlayTags(tags);
 
-  const { secrets, outDir } = await loadAndRender(opts, ctx, deps, { secrets: true, artifacts: true });
+  const { secrets, outDir } = await loadAndRender(opts, ctx, deps, { secrets: true, artifacts: true, limit });
 
   // Secrets only ever travel in the 0600 extra-vars file. The user's own -e key=value pairs come after, so an
   // explicit flag wins, as it would with ansible-playbook.

@@ -59,6 +59,12 @@ describe('pag-ansible deploy-flow', () => {
     expect(reporter.errText()).toMatch(/workers' own Prefect environment/);
   });
 
+  it('refuses a --limit that matches no host before anything runs', async () => {
+    const p = deploy(['--flow-dir', 'flows/demo', '--entrypoint', 'main.py:my_workflow', '--limit', 'pag-worker-3']);
+    await expect(p).rejects.toMatchObject({ exitCode: 2, message: expect.stringMatching(/^--limit pag-worker-3 matches no host of inventory.yml; did you mean "pag-worker-[12]"\?$/) });
+    await expect(fake.record()).rejects.toThrow();
+  });
+
   it('passes every option through', async () => {
     await writePackedEnv(join(flowDir, 'packed-env.tar'), withPrefect('3.4.11'));
     await deploy([

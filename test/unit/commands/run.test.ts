@@ -131,6 +131,22 @@ describe('pag-ansible run', () => {
     expect((await fake.record()).argv.slice(-2)).toEqual(['--tags', 'custom']);
   });
 
+  it('refuses a --limit that matches no host, suggesting the nearest, before rendering or running', async () => {
+    const p = run(['-i', 'inventory.yml', '-s', 'secrets.yml', '--limit', 'pag-wroker-1']);
+    await expect(p).rejects.toMatchObject({
+      exitCode: 2,
+      message: '--limit pag-wroker-1 matches no host of inventory.yml; did you mean "pag-worker-1"?',
+      hint: 'hosts: pag-server, pag-worker-1, pag-worker-2; groups: all, prefect_server, prefect_workers',
+    });
+    await expect(readFile(fake.recordFile)).rejects.toThrow();
+    await expect(stat(rendered())).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('lets a --limit through that matches some host, even when one of its terms does not', async () => {
+    await run(['-i', 'inventory.yml', '-s', 'secrets.yml', '--limit', 'prefect_workers,!pag-worker-2,nope']);
+    expect((await fake.record()).argv).toContain('prefect_workers,!pag-worker-2,nope');
+  });
+
   it.each([
     [['-i', 'inventory.yml', '-s', 'secrets.yml', 'stray'], /unexpected argument "stray"/],
     [['-i', 'inventory.yml', '-s', 'secrets.yml', '-e', 'novalue'], /expected key=value or @file/],
