@@ -1,6 +1,6 @@
 /**
  * Semantic rules over a schema-valid inventory (each with a stable rule id) and the normalisation into
- * `ClusterConfig`: defaults applied, controller paths made absolute, worker units computed.
+ * `ClusterConfig`: defaults applied, worker units computed.
  */
 import { statSync } from 'node:fs';
 import path from 'node:path';
@@ -309,23 +309,25 @@ function normalise(
   const version = vars.prefect_version;
   const user = vars.prefect_user ?? 'prefect';
   const installDir = trimSlash(vars.prefect_install_dir ?? '/opt/prefect');
-  const base = path.dirname(options.inventoryAbsPath);
   const raw = vars.prefect_environment;
+  // Controller paths stay as the inventory wrote them (relative ones resolve against its directory): the
+  // rendered tree then holds the same bytes wherever the inventory is checked out.
+  const controllerPath = (p: string) => (path.isAbsolute(p) ? trimSlash(path.normalize(p)) : trimSlash(path.posix.normalize(p)));
   const environment: EnvironmentSource =
     raw.source === 'pixi-pack'
-      ? { source: 'pixi-pack', pixi_pack_tarball: path.resolve(base, raw.pixi_pack_tarball), pixi_unpack_binary: path.resolve(base, raw.pixi_unpack_binary) }
+      ? { source: 'pixi-pack', pixi_pack_tarball: controllerPath(raw.pixi_pack_tarball), pixi_unpack_binary: controllerPath(raw.pixi_unpack_binary) }
       : raw.source === 'wheelhouse'
         ? {
             source: 'wheelhouse',
-            wheelhouse_dir: path.resolve(base, raw.wheelhouse_dir),
+            wheelhouse_dir: controllerPath(raw.wheelhouse_dir),
             python: raw.python ?? '/usr/bin/python3',
             requirement: raw.requirement ?? `prefect==${version}`,
-            ...(raw.pixi_unpack_binary !== undefined && { pixi_unpack_binary: path.resolve(base, raw.pixi_unpack_binary) }),
+            ...(raw.pixi_unpack_binary !== undefined && { pixi_unpack_binary: controllerPath(raw.pixi_unpack_binary) }),
           }
         : {
             source: 'prefix',
             prefix: trimSlash(raw.prefix),
-            ...(raw.pixi_unpack_binary !== undefined && { pixi_unpack_binary: path.resolve(base, raw.pixi_unpack_binary) }),
+            ...(raw.pixi_unpack_binary !== undefined && { pixi_unpack_binary: controllerPath(raw.pixi_unpack_binary) }),
           };
 
   const rawDb = vars.prefect_database ?? { type: 'sqlite' };

@@ -75,11 +75,11 @@ describe('defaults and normalisation', () => {
     ]);
   });
 
-  test('wheelhouse defaults: python and the requirement pinned to prefect_version; controller paths made absolute', async () => {
+  test('wheelhouse defaults: python and the requirement pinned to prefect_version; controller paths kept relative to the inventory', async () => {
     const { config } = await loadFixture('postgres.yml');
     expect(config?.prefect_environment).toEqual({
       source: 'wheelhouse',
-      wheelhouse_dir: path.join(repoRoot, 'test/fixtures/config/artifacts/wheelhouse'),
+      wheelhouse_dir: 'artifacts/wheelhouse',
       python: '/usr/bin/python3',
       requirement: 'prefect==3.4.11',
     });
@@ -91,7 +91,7 @@ describe('defaults and normalisation', () => {
     expect(diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
     expect(config?.prefect_environment).toMatchObject({
       source: 'wheelhouse',
-      pixi_unpack_binary: path.join(repoRoot, 'test/fixtures/config/artifacts/pixi-unpack'),
+      pixi_unpack_binary: 'artifacts/pixi-unpack',
     });
   });
 
