@@ -95,6 +95,18 @@ describe('defaults and normalisation', () => {
     });
   });
 
+  test('per-host worker limits override the pool\'s worker_limit on that host only (16, 8, 32 on three hosts)', async () => {
+    const { config, diagnostics } = await loadFixture('worker-limits.yml');
+    expect(diagnostics).toEqual([]);
+    const limits = Object.fromEntries(config!.workers.map((w) => [w.name, Object.fromEntries(w.units.map((u) => [u.pool, u.limit]))]));
+    expect(limits).toEqual({
+      'w-medium': { 'cpu-pool': 16 },
+      'w-small': { 'cpu-pool': 8 },
+      'w-big': { 'cpu-pool': 32, 'gpu-pool': 2 },
+      'w-default': { 'cpu-pool': 4 },
+    });
+  });
+
   test('group vars: host > deeper group > prefect_workers > all; co-located server and worker; units and limits', async () => {
     const { config, diagnostics } = await loadFixture('group-vars.yml');
     expect(diagnostics).toEqual([]);
