@@ -1,5 +1,6 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { CommandContext } from '../../../src/cli/context.js';
 import { CheckFailedError, UsageError } from '../../../src/errors.js';
 import { registerDeployFlow } from '../../../src/commands/deploy-flow.js';
@@ -57,6 +58,13 @@ describe('pag-ansible deploy-flow', () => {
     });
     expect(reporter.errText()).toMatch(/on work pool cpu-pool \(default; --work-pool to choose\)/);
     expect(reporter.errText()).toMatch(/workers' own Prefect environment/);
+  });
+
+  it('deploys the example flow shipped in examples/flows/demo (the README\'s quick start)', async () => {
+    const example = join(dirname(fileURLToPath(import.meta.url)), '../../../examples/flows/demo');
+    await deploy(['--flow-dir', example, '--entrypoint', 'main.py:my_workflow']);
+    const { vars } = await varsOf();
+    expect(vars).toMatchObject({ flow_dir: u(example), flow_entrypoint: u('main.py:my_workflow'), deployment_name: u('my_workflow') });
   });
 
   it('refuses a --limit that matches no host before anything runs', async () => {
