@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import type { Command } from 'commander';
 import { buildProgram, main } from '../../src/cli/main.js';
@@ -109,17 +109,22 @@ describe('the package', () => {
     expect(await fs.readFile(path.join(root, 'LICENSE'), 'utf8')).toMatch(/^MIT License\n[\s\S]*Permission is hereby granted, free of charge/);
   });
 
-  it('builds dist/ when packed (prepack) and from a git checkout (prepare), never from the tarball, without source maps', async () => {
+  it('builds dist/ when packed (prepack), has no install script, and builds on first use in a checkout, without source maps', async () => {
     expect(pkg.scripts.prepack).toBe('npm run build');
-    expect(pkg.scripts.prepare).toMatch(/^if \[ -d src \]/); // the tarball has no src/: installing it builds nothing
+    expect(Object.keys(pkg.scripts).filter((s) => /^(pre|post)?(install|prepare)$/.test(s))).toEqual([]);
+    const bin = await fs.readFile(path.join(root, 'bin/pag-ansible.js'), 'utf8');
+    expect(bin).toMatch(/existsSync\(new URL\('\.\.\/src\/'/); // the published package has no src/: no build there
     const build = JSON.parse(await fs.readFile(path.join(root, 'tsconfig.build.json'), 'utf8')) as { compilerOptions: { sourceMap?: boolean } };
     expect(build.compilerOptions.sourceMap).toBe(false);
   });
 
   it('packs dist/, LICENSE and the example flow, and no source map or src/', async () => {
-    const { stdout } = await promisify(execFile)('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root });
+    // dist/ as prepack leaves it (built only when missing or older than src/, as a run from this checkout would).
+    const { buildIfStale } = (await import(pathToFileURL(path.join(root, 'bin/build-if-stale.js')).href)) as { buildIfStale: (root: URL) => void };
+    buildIfStale(pathToFileURL(`${root}/`));
+    const { stdout } = await promisify(execFile)('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, maxBuffer: 16 * 1024 * 1024 });
     const files = (JSON.parse(stdout) as { files: { path: string }[] }[])[0]?.files.map((f) => f.path) ?? [];
     expect(files).toEqual(expect.arrayContaining(['LICENSE', 'README.md', 'bin/pag-ansible.js', 'dist/cli/main.js', 'examples/flows/demo/main.py']));
     expect(files.filter((f) => f.endsWith('.map') || f.startsWith('src/') || f.startsWith('test/'))).toEqual([]);
-  }, 30_000);
+  }, 180_000);
 });
