@@ -6,4 +6,5 @@ export const common = {
   transform: { '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }] },
   testEnvironment: 'node',
 };
-export default { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] };
+// verbose: every test is listed with its duration.
+export default { ...common, displayName: 'unit', verbose: true, testMatch: ['<rootDir>/test/unit/**/*.test.ts'] };

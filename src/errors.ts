@@ -2,7 +2,7 @@
  * Typed errors of the core. The core throws these; `src/cli/main.ts` is the one place that turns them into a
  * message and an exit code. Nothing else in the code base decides exit codes.
  */
-import type { Diagnostic } from './config/diagnostics.js';
+import type { Diagnostic } from './diagnostic.js';
 
 export const ExitCode = {
   ok: 0,
@@ -15,10 +15,13 @@ export abstract class PagError extends Error {
   abstract readonly exitCode: number;
   /** A short hint telling the user what to do next, printed after the message. */
   readonly hint?: string;
-  constructor(message: string, hint?: string) {
+  /** The user's file the error is about, as the user typed it (validate --format json lists it). */
+  readonly file?: string;
+  constructor(message: string, hint?: string, file?: string) {
     super(message);
     this.name = new.target.name;
     if (hint !== undefined) this.hint = hint;
+    if (file !== undefined) this.file = file;
   }
 }
 

@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { ExitCode, PagError, ValidationError } from '../errors.js';
 import { formatDiagnostics } from '../config/diagnostics.js';
 import { consoleReporter, type Reporter } from './reporter.js';
+import type { CommandContext } from './context.js';
 import { registerValidate } from '../commands/validate.js';
 import { registerRender } from '../commands/render.js';
 import { registerRun } from '../commands/run.js';
@@ -13,14 +14,7 @@ import { registerDeployFlow } from '../commands/deploy-flow.js';
 import { registerPing } from '../commands/ping.js';
 import { packageVersion } from '../util/package-root.js';
 
-export interface CommandContext {
-  reporter: Reporter;
-  /** Set by a command before it returns; defaults to 0. */
-  exitCode: number;
-  /** Working directory against which relative paths given on the command line are resolved. */
-  cwd: string;
-  env: NodeJS.ProcessEnv;
-}
+export type { CommandContext } from './context.js';
 
 export function buildProgram(ctx: CommandContext): Command {
   const program = new Command('pag-ansible')

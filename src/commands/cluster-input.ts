@@ -4,11 +4,13 @@
  */
 import path from 'node:path';
 import { Option, type Command } from 'commander';
-import type { CommandContext } from '../cli/main.js';
+import type { CommandContext } from '../cli/context.js';
 import { loadClusterOrThrow } from '../config/index.js';
 import { formatDiagnostics } from '../config/diagnostics.js';
 import type { ClusterConfig, Secrets } from '../config/types.js';
 import { renderTree } from '../render/index.js';
+import { matchPattern, type PatternInventory } from '../ansible/host-pattern.js';
+import { UsageError } from '../errors.js';
 
 export interface ClusterInputOptions {
   inventory: string;
@@ -89,13 +91,45 @@ export async function loadAndRender(
   opts: ClusterInputOptions,
   ctx: CommandContext,
   deps: ClusterDeps,
-  need: { secrets: boolean; artifacts: boolean },
+  need: { secrets: boolean; artifacts: boolean; limit?: string | undefined },
 ): Promise<{ config: ClusterConfig; secrets: Secrets | undefined; outDir: string }> {
   const { config, secrets } = await loadClusterInput(opts, ctx, deps, need);
+  if (need.limit !== undefined) checkLimitMatches(need.limit, config, opts.inventory);
   const outDir = resolveOutputDir(opts, ctx);
   const rendered = await deps.renderTree(config, outDir, { force: opts.force ?? false });
   ctx.reporter.err(
     `pag-ansible: wrote the Ansible tree to ${path.relative(ctx.cwd, outDir) || '.'} (${rendered.written.length} written, ${rendered.unchanged.length} unchanged, ${rendered.removed.length} removed)`,
   );
   return { config, secrets, outDir };
+}
+
+/** The hosts and groups of the rendered inventory (what Ansible's patterns are matched against). */
+export function patternInventory(config: ClusterConfig): PatternInventory {
+  const workers = config.workers.map((w) => w.name);
+  const hosts = [...new Set([config.server.name, ...workers])];
+  return {
+    hosts,
+    groups: new Map([
+      ['all', hosts],
+      ['ungrouped', []],
+      ['prefect_server', [config.server.name]],
+      ['prefect_workers', workers],
+    ]),
+  };
+}
+
+/** A --limit that selects no host would reach Ansible and fail there: refuse it, naming the nearest host or group. */
+export function checkLimitMatches(limit: string, config: ClusterConfig, inventoryShown: string): string[] | undefined {
+  const inventory = patternInventory(config);
+  const match = matchPattern(limit, inventory);
+  if (match === undefined || match.hosts.length > 0) return match?.hosts;
+  const miss = match.unmatched.find((u) => u.suggestion !== undefined) ?? match.unmatched[0];
+  const suggestion = miss?.suggestion !== undefined ? `; did you mean ${JSON.stringify(miss.suggestion)}?` : '';
+  const what = miss && miss.term !== limit ? ` (${miss.term} matches nothing)` : '';
+  const groups = [...inventory.groups.keys()].filter((g) => g !== 'ungrouped');
+  const shown = inventory.hosts.length > 8 ? `${inventory.hosts.slice(0, 8).join(', ')}, …` : inventory.hosts.join(', ');
+  throw new UsageError(
+    `--limit ${limit} matches no host of ${inventoryShown}${what}${suggestion}`,
+    `hosts: ${shown}; groups: ${groups.join(', ')}`,
+  );
 }

@@ -3,7 +3,7 @@
  * ships the flow (and its packed environment) to the workers and registers the Prefect deployment.
  */
 import { Command } from 'commander';
-import type { CommandContext } from '../cli/main.js';
+import type { CommandContext } from '../cli/context.js';
 import { renderTree } from '../render/index.js';
 import { runPlaybook } from '../ansible/runner.js';
 import { finishAnsibleRun } from '../ansible/summary.js';
@@ -13,7 +13,7 @@ import { checkFlow, chooseWorkPool, describePackedEnv, DEFAULT_PACKED_ENV } from
 import { checkPackedEnvPrefect } from '../flow/packed-env.js';
 import { checkDeploymentName, DEPLOYMENT_NAME, parseFlowParams, parseSchedule } from '../flow/options.js';
 import { CheckFailedError } from '../errors.js';
-import { addClusterOptions, addPlaybookOptions, clusterDeps, loadClusterInput, resolveOutputDir, type ClusterDeps, type ClusterInputOptions } from './cluster-input.js';
+import { addClusterOptions, addPlaybookOptions, checkLimitMatches, clusterDeps, loadClusterInput, resolveOutputDir, type ClusterDeps, type ClusterInputOptions } from './cluster-input.js';
 
 export const FLOW_PLAYBOOK = 'prefect-flow-deployment.yml';
 
@@ -69,6 +69,7 @@ export async function deployFlowAction(
   // The Prefect environment tarballs were shipped by `run`; a flow deployment does not need them here.
   const { config, secrets } = await loadClusterInput(opts, ctx, deps, { secrets: true, artifacts: false });
   const pool = chooseWorkPool(config, opts.workPool);
+  if (limit !== undefined) checkLimitMatches(limit, config, opts.inventory);
 
   ctx.reporter.err(
     `pag-ansible: deploying ${flow.entrypoint} from ${flow.flowDir} as "${deploymentName}" on work pool ${pool}` +

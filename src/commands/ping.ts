@@ -1,6 +1,6 @@
 /** `pag-ansible ping`: render the tree (no secrets needed) and check every host answers `ansible.builtin.ping`. */
 import { Command } from 'commander';
-import type { CommandContext } from '../cli/main.js';
+import type { CommandContext } from '../cli/context.js';
 import { runAdhoc } from '../ansible/runner.js';
 import { finishAnsibleRun } from '../ansible/summary.js';
 import { checkLimit, passthroughArgs } from '../ansible/command-args.js';
@@ -24,7 +24,7 @@ export async function pingAction(
 ): Promise<void> {
   const limit = checkLimit(opts.limit);
   // Connections only: no secrets, and the artifacts (tarballs) need not be on this machine yet.
-  const { outDir } = await loadAndRender(opts, ctx, deps, { secrets: false, artifacts: false });
+  const { outDir } = await loadAndRender(opts, ctx, deps, { secrets: false, artifacts: false, limit });
 
   // Ad-hoc `ansible` fires the stats event at pag_recap (ANSIBLE_LOAD_CALLBACK_PLUGINS=1, set by the runner),
   // so unreachable hosts are named from the callback's JSON, not from scraping `host | UNREACHABLE!` lines.

@@ -1,7 +1,7 @@
 /** `pag-ansible render`: validate the inventory and write the Ansible tree. */
 import path from 'node:path';
 import { Command } from 'commander';
-import type { CommandContext } from '../cli/main.js';
+import type { CommandContext } from '../cli/context.js';
 import { CheckFailedError, UsageError } from '../errors.js';
 import { applyRender, planChangesTree, planDiff, planRender } from '../render/index.js';
 import { addClusterOptions, clusterDeps, loadClusterInput, resolveOutputDir, type ClusterInputOptions } from './cluster-input.js';

@@ -1,9 +1,9 @@
 /** `pag-ansible validate`: check an inventory (and secrets file) and list every finding. */
 import type { Command } from 'commander';
-import type { CommandContext } from '../cli/main.js';
-import { loadCluster } from '../config/index.js';
+import type { CommandContext } from '../cli/context.js';
+import { loadCluster, type LoadClusterResult } from '../config/index.js';
 import { formatDiagnostics, type Diagnostic, type DiagnosticFormat } from '../config/diagnostics.js';
-import { UsageError } from '../errors.js';
+import { PagError, UsageError } from '../errors.js';
 
 const FORMATS: readonly DiagnosticFormat[] = ['text', 'json', 'github'];
 
@@ -34,31 +34,50 @@ async function validate(opts: ValidateOptions, ctx: CommandContext): Promise<num
     throw new UsageError(`unknown --format ${JSON.stringify(opts.format)}`, `use one of: ${FORMATS.join(', ')}`);
   }
   const format = opts.format as DiagnosticFormat;
-  const result = await loadCluster({
-    inventoryPath: opts.inventory,
-    ...(opts.secrets !== undefined ? { secretsPath: opts.secrets } : {}),
-    ...(opts.vaultPasswordFile !== undefined ? { vaultPasswordFile: opts.vaultPasswordFile } : {}),
-    ...(opts.askVaultPass !== undefined ? { askVaultPass: opts.askVaultPass } : {}),
-    cwd: ctx.cwd,
-    env: ctx.env,
-  });
+  let result: LoadClusterResult;
+  try {
+    result = await loadCluster({
+      inventoryPath: opts.inventory,
+      ...(opts.secrets !== undefined ? { secretsPath: opts.secrets } : {}),
+      ...(opts.vaultPasswordFile !== undefined ? { vaultPasswordFile: opts.vaultPasswordFile } : {}),
+      ...(opts.askVaultPass !== undefined ? { askVaultPass: opts.askVaultPass } : {}),
+      cwd: ctx.cwd,
+      env: ctx.env,
+    });
+  } catch (e) {
+    // Machine readers get their document even when a file cannot be read; main() still prints it and exits 2.
+    if (format !== 'text' && e instanceof PagError) {
+      const entry: Diagnostic = { file: e.file ?? opts.inventory, line: 1, col: 1, severity: 'error', rule: 'file-unreadable', message: e.message };
+      ctx.reporter.out(formatDiagnostics([entry], format));
+    }
+    throw e;
+  }
 
   // JSON consumers always get a document, even an empty list; text and github print nothing when clean.
   if (format === 'json' || result.diagnostics.length > 0) ctx.reporter.out(formatDiagnostics(result.diagnostics, format));
 
-  const errors = count(result.diagnostics, 'error');
-  const warnings = count(result.diagnostics, 'warning');
-  const name = opts.inventory;
-  if (result.config) {
-    const { workers, prefect_work_pools: pools } = result.config;
-    const shape = `1 server, ${plural(workers.length, 'worker')}, ${plural(pools.length, 'pool')}`;
-    const secrets = result.secrets ? ', secrets OK' : '';
+  // One summary line per file, each with its own counts.
+  const files = [opts.inventory, ...(opts.secrets !== undefined ? [opts.secrets] : [])];
+  for (const file of files) {
+    const own = result.diagnostics.filter((d) => d.file === file);
+    const errors = count(own, 'error');
+    const warnings = count(own, 'warning');
+    if (errors > 0) {
+      ctx.reporter.err(`${file}: ${plural(errors, 'error')}, ${plural(warnings, 'warning')}`);
+      continue;
+    }
     const warned = warnings > 0 ? ` with ${plural(warnings, 'warning')}` : '';
-    ctx.reporter.err(`${name}: OK${warned} (${shape}${secrets})`);
-    return 0;
+    if (file === opts.inventory && result.config) {
+      const { workers, prefect_work_pools: pools } = result.config;
+      ctx.reporter.err(`${file}: OK${warned} (1 server, ${plural(workers.length, 'worker')}, ${plural(pools.length, 'pool')})`);
+    } else if (file === opts.inventory || result.secrets || result.config) {
+      ctx.reporter.err(`${file}: OK${warned}`);
+    } else {
+      // The secrets file parsed, but its rules depend on an inventory that has errors.
+      ctx.reporter.err(`${file}: no errors found${warned} (checked fully once ${opts.inventory} is valid)`);
+    }
   }
-  ctx.reporter.err(`${name}: ${plural(errors, 'error')}, ${plural(warnings, 'warning')}`);
-  return 1;
+  return result.config ? 0 : 1;
 }
 
 function count(diagnostics: Diagnostic[], severity: Diagnostic['severity']): number {

@@ -1,6 +1,6 @@
 /**
  * Semantic rules over a schema-valid inventory (each with a stable rule id) and the normalisation into
- * `ClusterConfig`: defaults applied, controller paths made absolute, worker units computed.
+ * `ClusterConfig`: defaults applied, worker units computed.
  */
 import { statSync } from 'node:fs';
 import path from 'node:path';
@@ -94,25 +94,30 @@ export function checkCluster(source: YamlSource, options: ClusterCheckOptions): 
   const workerSet = new Set(workerNames);
 
   // Findings that stem from one variable shared by several hosts (group vars) are reported once, naming the hosts.
-  const grouped = new Map<string, { severity: Diagnostic['severity']; rule: string; at: PathSegment[]; hosts: string[]; message: (hosts: string) => string }>();
+  const grouped = new Map<
+    string,
+    { severity: Diagnostic['severity']; rule: string; at: PathSegment[]; hosts: string[]; message: (hosts: string) => string; part: 'key' | 'value' }
+  >();
   const reportForHost = (
     severity: Diagnostic['severity'],
     rule: string,
     at: PathSegment[],
     host: string,
     message: (hosts: string) => string,
+    part: 'key' | 'value' = 'value',
   ) => {
     const key = `${rule}\u0000${JSON.stringify(at)}`;
     const entry = grouped.get(key);
     if (entry) entry.hosts.push(host);
-    else grouped.set(key, { severity, rule, at, hosts: [host], message });
+    else grouped.set(key, { severity, rule, at, hosts: [host], message, part });
   };
 
   const served = new Set<string>();
-  const workerPlans: { name: string; pools: string[]; gpuIds: string[] }[] = [];
+  const workerPlans: WorkerPlan[] = [];
   for (const host of workerNames) {
     const poolsVar = model.effectiveVar(host, 'prefect_worker_pools');
     const gpuVar = model.effectiveVar(host, 'prefect_worker_gpu_ids');
+    const limitsVar = model.effectiveVar(host, 'prefect_worker_limits');
     const hostPath = model.hosts.get(host)?.[0]?.path ?? [];
     if (!poolsVar) {
       report(
@@ -147,16 +152,30 @@ export function checkCluster(source: YamlSource, options: ClusterCheckOptions): 
         `prefect_worker_gpu_ids is set for ${hosts}, which serve${hosts.includes(',') ? '' : 's'} no GPU pool (gpu: true); it is ignored`,
       );
     }
-    workerPlans.push({ name: host, pools: hostPools, gpuIds });
+    const limits = (limitsVar?.value as Record<string, number> | null | undefined) ?? {};
+    for (const pool of Object.keys(limits)) {
+      const at = [...(limitsVar?.path ?? []), pool];
+      if (!pools.has(pool)) {
+        const defined = [...pools.keys()];
+        reportForHost('error', 'undefined-pool', at, host, () =>
+          `prefect_worker_limits names work pool ${JSON.stringify(pool)}, which prefect_work_pools does not define${didYouMean(pool, defined)}${defined.length ? ` (defined: ${defined.join(', ')})` : ''}`,
+        'key');
+      } else if (!hostPools.includes(pool)) {
+        reportForHost('warning', 'worker-limit-unused', at, host, (hosts) =>
+          `prefect_worker_limits sets a limit for pool ${pool}, which ${hosts} do${hosts.includes(',') ? '' : 'es'} not serve (prefect_worker_pools); it is ignored`,
+        'key');
+      }
+    }
+    workerPlans.push({ name: host, pools: hostPools, gpuIds, limits });
   }
   for (const entry of grouped.values()) {
     const shown = entry.hosts.length > 3 ? `${entry.hosts.slice(0, 3).join(', ')} and ${entry.hosts.length - 3} more` : entry.hosts.join(', ');
-    report(entry.severity, entry.rule, entry.at, entry.message(entry.hosts.length === 1 ? `host ${shown}` : `hosts ${shown}`));
+    report(entry.severity, entry.rule, entry.at, entry.message(entry.hosts.length === 1 ? `host ${shown}` : `hosts ${shown}`), entry.part);
   }
 
   for (const host of model.hosts.keys()) {
     if (workerSet.has(host)) continue;
-    for (const key of ['prefect_worker_pools', 'prefect_worker_gpu_ids']) {
+    for (const key of ['prefect_worker_pools', 'prefect_worker_gpu_ids', 'prefect_worker_limits']) {
       const own = model.hostSets(host, key);
       if (own) report('warning', 'worker-keys-ignored', own.path, `host ${host} is not in ${WORKERS_GROUP}, so its ${key} is ignored`, 'key');
     }
@@ -199,6 +218,14 @@ export function checkCluster(source: YamlSource, options: ClusterCheckOptions): 
   if (diagnostics.some((d) => d.severity === 'error') || server === undefined) return { diagnostics, databaseType };
   const config = normalise(vars, model, pools, server, workerPlans, options);
   return { diagnostics, config, databaseType };
+}
+
+interface WorkerPlan {
+  name: string;
+  pools: string[];
+  gpuIds: string[];
+  /** The host's own per-worker limits (prefect_worker_limits), by pool. */
+  limits: Record<string, number>;
 }
 
 type Report = (severity: Diagnostic['severity'], rule: string, at: PathSegment[], message: string, part?: 'key' | 'value') => void;
@@ -311,31 +338,33 @@ function normalise(
   model: InventoryModel,
   pools: Map<string, WorkPool>,
   serverName: string,
-  workerPlans: { name: string; pools: string[]; gpuIds: string[] }[],
+  workerPlans: WorkerPlan[],
   options: ClusterCheckOptions,
 ): ClusterConfig {
   const version = vars.prefect_version;
   const user = vars.prefect_user ?? 'prefect';
   const installDir = trimSlash(vars.prefect_install_dir ?? '/opt/prefect');
-  const base = path.dirname(options.inventoryAbsPath);
   const raw = vars.prefect_environment;
+  // Controller paths stay as the inventory wrote them (relative ones resolve against its directory): the
+  // rendered tree then holds the same bytes wherever the inventory is checked out.
+  const controllerPath = (p: string) => (path.isAbsolute(p) ? trimSlash(path.normalize(p)) : trimSlash(path.posix.normalize(p)));
   const environment: EnvironmentSource =
     raw.source === 'pixi-pack'
-      ? { source: 'pixi-pack', pixi_pack_tarball: path.resolve(base, raw.pixi_pack_tarball), pixi_unpack_binary: path.resolve(base, raw.pixi_unpack_binary) }
+      ? { source: 'pixi-pack', pixi_pack_tarball: controllerPath(raw.pixi_pack_tarball), pixi_unpack_binary: controllerPath(raw.pixi_unpack_binary) }
       : raw.source === 'wheelhouse'
         ? {
             source: 'wheelhouse',
-            wheelhouse_dir: path.resolve(base, raw.wheelhouse_dir),
+            wheelhouse_dir: controllerPath(raw.wheelhouse_dir),
             python: raw.python ?? '/usr/bin/python3',
             requirement: raw.requirement ?? `prefect==${version}`,
             system_site_packages: raw.system_site_packages ?? false,
             system_packages: raw.system_packages ?? [],
-            ...(raw.pixi_unpack_binary !== undefined && { pixi_unpack_binary: path.resolve(base, raw.pixi_unpack_binary) }),
+            ...(raw.pixi_unpack_binary !== undefined && { pixi_unpack_binary: controllerPath(raw.pixi_unpack_binary) }),
           }
         : {
             source: 'prefix',
             prefix: trimSlash(raw.prefix),
-            ...(raw.pixi_unpack_binary !== undefined && { pixi_unpack_binary: path.resolve(base, raw.pixi_unpack_binary) }),
+            ...(raw.pixi_unpack_binary !== undefined && { pixi_unpack_binary: controllerPath(raw.pixi_unpack_binary) }),
           };
 
   const rawDb = vars.prefect_database ?? { type: 'sqlite' };
@@ -365,7 +394,8 @@ function normalise(
         pool: poolName,
         unit: `prefect-worker-${poolName}`,
         worker_name: `${plan.name}-${poolName}`,
-        limit: pool.worker_limit ?? (pool.gpu ? plan.gpuIds.length : pool.concurrency_limit),
+        // The host's own limit, else the pool's per-worker limit, else one run per GPU or the pool-wide limit.
+        limit: plan.limits[poolName] ?? pool.worker_limit ?? (pool.gpu ? plan.gpuIds.length : pool.concurrency_limit),
         healthcheck_port: HEALTHCHECK_BASE_PORT + index,
         gpu_ids: pool.gpu ? [...plan.gpuIds] : [],
         env: { ...pool.env },

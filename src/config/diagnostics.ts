@@ -1,13 +1,6 @@
-/** A finding about a user file, pointing at the node that caused it. Lines and columns are 1-based. */
-export interface Diagnostic {
-  file: string;
-  line: number;
-  col: number;
-  severity: 'error' | 'warning';
-  /** Stable rule id, e.g. `schema`, `one-server`, `undefined-pool`. */
-  rule: string;
-  message: string;
-}
+import type { Diagnostic } from '../diagnostic.js';
+
+export type { Diagnostic } from '../diagnostic.js';
 
 export type DiagnosticFormat = 'text' | 'json' | 'github';
 

@@ -31,7 +31,7 @@ export async function readUserFile(absolutePath: string, displayPath: string, wh
             ? 'it is a directory'
             : (e as Error).message;
     const hint = code === 'ENOENT' && absolutePath !== displayPath ? `looked for ${absolutePath}` : undefined;
-    throw new FileError(`cannot read the ${what} ${displayPath}: ${reason}`, hint);
+    throw new FileError(`cannot read the ${what} ${displayPath}: ${reason}`, hint, displayPath);
   }
 }
 
@@ -53,6 +53,7 @@ export async function decryptVaultFile(absolutePath: string, displayPath: string
       throw new UsageError(
         `${displayPath} is vault-encrypted and --ask-vault-pass needs a terminal to prompt on`,
         'pass the password with --vault-password-file FILE instead',
+        displayPath,
       );
     }
     args.push('--ask-vault-pass');
@@ -61,6 +62,7 @@ export async function decryptVaultFile(absolutePath: string, displayPath: string
     throw new UsageError(
       `${displayPath} is encrypted with ansible-vault and no vault password was given`,
       'pass --vault-password-file FILE (or --ask-vault-pass in a terminal)',
+      displayPath,
     );
   }
   args.push(absolutePath);
@@ -78,7 +80,7 @@ export async function decryptVaultFile(absolutePath: string, displayPath: string
       stripFinalNewline: false,
     });
   } catch (e) {
-    throw new FileError(`cannot run ansible-vault to decrypt ${displayPath}: ${(e as Error).message}`);
+    throw new FileError(`cannot run ansible-vault to decrypt ${displayPath}: ${(e as Error).message}`, undefined, displayPath);
   }
   if (result.failed && (result as { code?: string }).code === 'ENOENT') {
     throw new MissingToolError(
@@ -92,6 +94,7 @@ export async function decryptVaultFile(absolutePath: string, displayPath: string
       throw new FileError(
         `cannot decrypt ${displayPath}: wrong vault password`,
         'check the password (file) given with --vault-password-file or --ask-vault-pass',
+        displayPath,
       );
     }
     const detail = stderr
@@ -99,7 +102,7 @@ export async function decryptVaultFile(absolutePath: string, displayPath: string
       .map((line) => line.replace(/^ERROR!\s*/, '').trim())
       .filter(Boolean)
       .pop();
-    throw new FileError(`ansible-vault could not decrypt ${displayPath}${detail ? `: ${detail}` : ` (exit code ${result.exitCode})`}`);
+    throw new FileError(`ansible-vault could not decrypt ${displayPath}${detail ? `: ${detail}` : ` (exit code ${result.exitCode})`}`, undefined, displayPath);
   }
   return String(result.stdout);
 }

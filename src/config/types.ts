@@ -3,6 +3,10 @@
  * Field names mirror the generated vars files (docs/design.md), so rendering is a plain serialisation.
  */
 
+/**
+ * Paths on the controller (pixi_pack_tarball, pixi_unpack_binary, wheelhouse_dir) are as the inventory wrote them:
+ * absolute, or relative to the inventory's directory (`controllerPath` resolves them).
+ */
 export type EnvironmentSource =
   | { source: 'pixi-pack'; pixi_pack_tarball: string; pixi_unpack_binary: string }
   | {

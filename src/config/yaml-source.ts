@@ -89,7 +89,13 @@ export function parseYamlSource(text: string, displayPath: string): YamlSource {
 
   const diagnostics: Diagnostic[] = [];
   // After the first few, syntax errors are mostly echoes of the first one (and a pathological file has thousands).
-  for (const problem of doc.errors.slice(0, MAX_SYNTAX_ERRORS)) diagnostics.push(yamlProblemToDiagnostic(problem, 'error', text, displayPath));
+  const seen = new Set<string>();
+  for (const problem of doc.errors.slice(0, MAX_SYNTAX_ERRORS)) {
+    const diagnostic = unclosedAtOpening(doc, problem, text, lineCounter, displayPath) ?? yamlProblemToDiagnostic(problem, 'error', text, displayPath);
+    const key = `${diagnostic.line}:${diagnostic.col}:${diagnostic.message}`;
+    if (!seen.has(key)) diagnostics.push(diagnostic);
+    seen.add(key);
+  }
   for (const problem of doc.warnings) {
     // PyYAML refuses tags it has no constructor for, so an unknown tag is an error for Ansible too.
     const severity = problem.code === 'TAG_RESOLVE_FAILED' ? 'error' : 'warning';
@@ -172,6 +178,47 @@ function yamlProblemToDiagnostic(problem: YamlProblem, severity: Diagnostic['sev
     return { file, ...pos, severity, rule: 'yaml-tag', message: `${summary}; only !unsafe and !vault are understood` };
   }
   return { file, ...pos, severity, rule: 'yaml-syntax', message: `YAML syntax: ${summary}` };
+}
+
+/**
+ * The parser notices an unclosed quote or bracket where the input ends or the next line starts, which is not
+ * where the mistake is: point at the quote or bracket that was opened and never closed instead.
+ */
+function unclosedAtOpening(doc: Document, problem: YamlProblem, text: string, lineCounter: LineCounter, file: string): Diagnostic | undefined {
+  const first = problem.message.split('\n')[0] ?? '';
+  const quote = problem.code === 'MISSING_CHAR' ? /closing (["'])quote/.exec(first)?.[1] : undefined;
+  const bracket = quote === undefined ? /end with an? ([\]}])/.exec(first)?.[1] : undefined;
+  if (quote === undefined && bracket === undefined) return undefined;
+  const at = problem.pos[0];
+  let opening: { offset: number; what: string } | undefined;
+  visit(doc, {
+    Node(_, node) {
+      const range = node.range;
+      if (!range || range[0] >= at) return;
+      const source = text.slice(range[0], range[1]).trimEnd();
+      let what: string | undefined;
+      if (quote !== undefined && isScalar(node) && node.type === (quote === '"' ? 'QUOTE_DOUBLE' : 'QUOTE_SINGLE')) {
+        if (source.length < 2 || !source.endsWith(quote)) what = `the ${quote}quote opened here is never closed; add the closing ${quote}`;
+      } else if (bracket === ']' && isSeq(node) && node.flow && !closedFlow(node, range[0] + source.length, ']', text)) {
+        what = 'the [ opened here is never closed; add the closing ]';
+      } else if (bracket === '}' && isMap(node) && node.flow && !closedFlow(node, range[0] + source.length, '}', text)) {
+        what = 'the { opened here is never closed; add the closing }';
+      }
+      if (what !== undefined && (opening === undefined || range[0] > opening.offset)) opening = { offset: range[0], what };
+    },
+  });
+  if (opening === undefined) return undefined;
+  return { file, ...lineCounter.linePos(opening.offset), severity: 'error', rule: 'yaml-syntax', message: `YAML syntax: ${opening.what}` };
+}
+
+/** A flow collection is closed when its own bracket follows its last item (the item's own may end with one too). */
+function closedFlow(node: YAMLSeq | YAMLMap, end: number, bracket: string, text: string): boolean {
+  let lastItemEnd = (node.range?.[0] ?? 0) + 1;
+  for (const item of node.items as unknown[]) {
+    const itemNode = (isPair(item) ? ((item.value as Node | null) ?? (item.key as Node | null)) : item) as Node | null;
+    lastItemEnd = Math.max(lastItemEnd, itemNode?.range?.[1] ?? 0);
+  }
+  return text[end - 1] === bracket && end - 1 >= lastItemEnd;
 }
 
 /** The plain key starting at `offset` (up to the colon), for duplicate-key messages. */

@@ -40,9 +40,16 @@ function inventoryData(config: ClusterConfig): YamlData {
   return { all };
 }
 
-function clusterData(config: ClusterConfig): YamlData {
+/** The inventory's directory relative to the rendered tree, POSIX separators: what relative controller paths start from. */
+export function inventoryDirFromTree(config: ClusterConfig, outDir: string): string {
+  const rel = path.relative(path.resolve(outDir), path.dirname(config.inventoryPath));
+  return rel === '' ? '.' : rel.split(path.sep).join('/');
+}
+
+function clusterData(config: ClusterConfig, outDir: string): YamlData {
   return {
     pag_ansible_generated: true,
+    pag_ansible_inventory_dir: inventoryDirFromTree(config, outDir),
     prefect_version: config.prefect_version,
     prefect_user: config.prefect_user,
     prefect_group: config.prefect_group,
@@ -89,13 +96,16 @@ function workerData(worker: WorkerHost): Record<string, YamlData> {
   };
 }
 
-/** Relative path (POSIX separators) → file content. */
-export function generatedFiles(config: ClusterConfig): Map<string, string> {
+/**
+ * Relative path (POSIX separators) → file content, for a tree written to `outDir` (by default `rendered/` beside
+ * the inventory). Nothing in it depends on where the inventory is checked out.
+ */
+export function generatedFiles(config: ClusterConfig, outDir = path.join(path.dirname(config.inventoryPath), 'rendered')): Map<string, string> {
   const files = new Map<string, string>();
   files.set('inventory.yml', toAnsibleYaml(inventoryData(config), header(config, 'Hosts, connection variables and worker settings.')));
   files.set(
     'group_vars/all/pag_ansible.yml',
-    toAnsibleYaml(clusterData(config), header(config, 'Cluster settings, validated and with defaults filled in.')),
+    toAnsibleYaml(clusterData(config, outDir), header(config, 'Cluster settings, validated and with defaults filled in.')),
   );
   return files;
 }

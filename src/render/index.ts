@@ -93,9 +93,9 @@ export function templateContext(config: ClusterConfig): TemplateContext {
 }
 
 /** Everything the tree should contain: path → content and mode. */
-export async function desiredFiles(config: ClusterConfig): Promise<Map<string, { content: Buffer; mode: number }>> {
+export async function desiredFiles(config: ClusterConfig, outDir: string): Promise<Map<string, { content: Buffer; mode: number }>> {
   const files = await renderTemplates(templatesDir, templateContext(config));
-  for (const [rel, text] of generatedFiles(config)) {
+  for (const [rel, text] of generatedFiles(config, outDir)) {
     if (files.has(rel)) throw new Error(`roles-templates/${rel} collides with a generated file`);
     files.set(rel, { content: Buffer.from(text, 'utf8'), mode: 0o644 });
   }
@@ -116,7 +116,7 @@ export async function planRender(config: ClusterConfig, outDir: string): Promise
   if (stat && !stat.isDirectory()) throw new FileError(`${outDir} exists and is not a directory`, 'Choose another output directory with -o.');
   const previous = stat ? await readManifest(absOut) : undefined;
   const owned = previous?.files ?? {};
-  const desired = await desiredFiles(config);
+  const desired = await desiredFiles(config, absOut);
 
   const changes: FileChange[] = [];
   const conflicts: RenderPlan['conflicts'] = [];

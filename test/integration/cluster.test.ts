@@ -360,14 +360,17 @@ describe('scenario 6: faults', () => {
     expect(((await api<unknown[]>(baseUrl, 'POST', '/deployments/filter', {})).body).length).toBe(2);
   });
 
-  it('a worker host going down: the others finish, exit code 4, the host named in the recap', async () => {
+  it('a worker host going down: named with its reason, nothing changed (exit 4); --skip-unreachable deploys the others', async () => {
     await cluster.stopHost(W1, { kill: true });
     const r = await run('--tags', 'prefect-worker');
     expect(r.code).toBe(4);
-    expect(r.recap[W1]).toMatchObject({ unreachable: 1 });
-    for (const h of [W2, W3]) expect(r.recap[h]).toMatchObject({ failed: 0, unreachable: 0 });
-    expect(r.stderr).toContain(W1);
-    expect(r.stderr).toMatch(/unreachable/i);
+    expect(r.stderr).toMatch(new RegExp(`^  ${W1}: unreachable: `, 'm'));
+    expect(r.stderr).toContain('nothing was changed');
+    expect(r.recap).toEqual({}); // no play ran
+    const skipped = await run('--tags', 'prefect-worker', '--skip-unreachable');
+    expect(skipped.code).toBe(0);
+    expect(skipped.recap[W1]).toBeUndefined();
+    for (const h of [W2, W3]) expect(skipped.recap[h]).toMatchObject({ failed: 0, unreachable: 0 });
   });
 });
 

@@ -2,7 +2,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import type { CommandContext } from '../../../src/cli/main.js';
+import type { CommandContext } from '../../../src/cli/context.js';
 import type { Reporter } from '../../../src/cli/reporter.js';
 
 /** Deliberately Jinja-looking: it must reach Ansible wrapped as unsafe and never appear in argv. */

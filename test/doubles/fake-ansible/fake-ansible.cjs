@@ -8,6 +8,9 @@
 //   FAKE_ANSIBLE_SLEEP_MS stay alive this long before exiting (for signal tests)
 //   FAKE_ANSIBLE_STDOUT   text printed to stdout
 //   FAKE_ANSIBLE_GRANDCHILD  start a `sleep 60` child first (like Ansible's workers); its pid is recorded
+// For `ansible` (ad hoc), FAKE_ANSIBLE_ADHOC_EXIT / _RECAP / _STDOUT, when set, replace the three above, so a test can
+// give run's reachability round and its playbook different outcomes. The record is also written to
+// $FAKE_ANSIBLE_RECORD.<program>, so both calls of one run can be read.
 // On SIGINT it exits 99 like ansible-core; SIGTERM keeps its default action (the process dies), as measured.
 'use strict';
 const fs = require('node:fs');
@@ -15,7 +18,12 @@ const path = require('node:path');
 
 const program = process.argv[2];
 const argv = process.argv.slice(3);
-const env = process.env;
+const env = { ...process.env };
+if (program === 'ansible') {
+  for (const k of ['EXIT', 'RECAP', 'STDOUT']) {
+    if (env[`FAKE_ANSIBLE_ADHOC_${k}`] !== undefined) env[`FAKE_ANSIBLE_${k}`] = env[`FAKE_ANSIBLE_ADHOC_${k}`];
+  }
+}
 
 const extraVarFiles = [];
 for (let i = 0; i < argv.length; i++) {
@@ -45,10 +53,9 @@ for (const k of Object.keys(env).sort()) {
   if (k.startsWith('ANSIBLE_') || k.startsWith('PAG_ANSIBLE_') || k === 'PYTHONUNBUFFERED') recorded[k] = env[k];
 }
 if (env.FAKE_ANSIBLE_RECORD) {
-  fs.writeFileSync(
-    env.FAKE_ANSIBLE_RECORD,
-    JSON.stringify({ program, argv, cwd: process.cwd(), pid: process.pid, grandchildPid, env: recorded, extraVarFiles }, null, 2),
-  );
+  const record = JSON.stringify({ program, argv, cwd: process.cwd(), pid: process.pid, grandchildPid, env: recorded, extraVarFiles }, null, 2);
+  fs.writeFileSync(env.FAKE_ANSIBLE_RECORD, record);
+  fs.writeFileSync(`${env.FAKE_ANSIBLE_RECORD}.${program}`, record);
 }
 
 if (env.FAKE_ANSIBLE_STDOUT) process.stdout.write(env.FAKE_ANSIBLE_STDOUT);

@@ -1,6 +1,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import type { CommandContext } from '../../../src/cli/main.js';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { CommandContext } from '../../../src/cli/context.js';
 import { CheckFailedError, UsageError } from '../../../src/errors.js';
 import { registerDeployFlow } from '../../../src/commands/deploy-flow.js';
 import { setupFake, type FakeSetup } from '../../doubles/fake-ansible/fake.js';
@@ -57,6 +58,19 @@ describe('pag-ansible deploy-flow', () => {
     });
     expect(reporter.errText()).toMatch(/on work pool cpu-pool \(default; --work-pool to choose\)/);
     expect(reporter.errText()).toMatch(/workers' own Prefect environment/);
+  });
+
+  it('deploys the example flow shipped in examples/flows/demo (the README\'s quick start)', async () => {
+    const example = join(dirname(fileURLToPath(import.meta.url)), '../../../examples/flows/demo');
+    await deploy(['--flow-dir', example, '--entrypoint', 'main.py:my_workflow']);
+    const { vars } = await varsOf();
+    expect(vars).toMatchObject({ flow_dir: u(example), flow_entrypoint: u('main.py:my_workflow'), deployment_name: u('my_workflow') });
+  });
+
+  it('refuses a --limit that matches no host before anything runs', async () => {
+    const p = deploy(['--flow-dir', 'flows/demo', '--entrypoint', 'main.py:my_workflow', '--limit', 'pag-worker-3']);
+    await expect(p).rejects.toMatchObject({ exitCode: 2, message: expect.stringMatching(/^--limit pag-worker-3 matches no host of inventory.yml; did you mean "pag-worker-[12]"\?$/) });
+    await expect(fake.record()).rejects.toThrow();
   });
 
   it('passes every option through', async () => {

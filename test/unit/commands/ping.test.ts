@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { CommandContext } from '../../../src/cli/main.js';
+import type { CommandContext } from '../../../src/cli/context.js';
 import { MissingToolError } from '../../../src/errors.js';
 import { registerPing } from '../../../src/commands/ping.js';
 import { setupFake, type FakeSetup } from '../../doubles/fake-ansible/fake.js';
@@ -24,6 +24,14 @@ async function ping(args: string[], env: Record<string, string> = {}): Promise<C
 const z = { ok: 0, changed: 0, failures: 0, unreachable: 0, skipped: 0, rescued: 0, ignored: 0 };
 
 describe('pag-ansible ping', () => {
+  it('refuses a --limit that matches nothing (exit 2), naming the nearest group', async () => {
+    await expect(ping(['-i', 'inventory.yml', '--limit', 'prefect_worker'])).rejects.toMatchObject({
+      exitCode: 2,
+      message: '--limit prefect_worker matches no host of inventory.yml; did you mean "prefect_workers"?',
+    });
+    await expect(fake.record()).rejects.toThrow();
+  });
+
   it('renders without secrets and runs ansible all -m ansible.builtin.ping with the recap callback loaded', async () => {
     const ctx = await ping(['-i', 'inventory.yml', '-o', 'out', '--limit', 'prefect_workers', '--', '-u', 'admin']);
     expect(ctx.exitCode).toBe(0);

@@ -1,11 +1,14 @@
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { CommandContext } from '../../../src/cli/main.js';
+import { fileURLToPath } from 'node:url';
+import type { CommandContext } from '../../../src/cli/context.js';
 import { MissingToolError, ToolFailedError, UsageError } from '../../../src/errors.js';
-import { registerRun } from '../../../src/commands/run.js';
+import { parse } from 'yaml';
+import { PLAYBOOK_TAGS, registerRun } from '../../../src/commands/run.js';
 import { setupFake, type FakeSetup } from '../../doubles/fake-ansible/fake.js';
 import { AUTH_STRING, captureReporter, programWith, writeCluster, type CapturedReporter } from '../../doubles/fake-ansible/cluster-fixture.js';
 
+const __dirname_ = dirname(fileURLToPath(import.meta.url));
 let fake: FakeSetup;
 let reporter: CapturedReporter;
 let files: { inventory: string; secrets: string };
@@ -16,8 +19,17 @@ beforeEach(async () => {
   files = await writeCluster(fake.dir);
 });
 
+const HOSTS = ['pag-server', 'pag-worker-1', 'pag-worker-2'];
+const zero = { ok: 0, changed: 0, failures: 0, unreachable: 0, skipped: 0, rescued: 0, ignored: 0 };
+/** The reachability round (ad-hoc `ansible`): every host answers unless a test says otherwise. */
+const allReachable = {
+  FAKE_ANSIBLE_ADHOC_EXIT: '0',
+  FAKE_ANSIBLE_ADHOC_RECAP: JSON.stringify({ hosts: Object.fromEntries(HOSTS.map((h) => [h, { ...zero, ok: 1 }])) }),
+  FAKE_ANSIBLE_ADHOC_STDOUT: HOSTS.map((h) => `${h} | SUCCESS => {"changed": false,"ping": "pong"}\n`).join(''),
+};
+
 async function run(args: string[], env: Record<string, string> = {}): Promise<CommandContext> {
-  const ctx: CommandContext = { reporter, exitCode: 0, cwd: fake.dir, env: fake.env(env) };
+  const ctx: CommandContext = { reporter, exitCode: 0, cwd: fake.dir, env: fake.env({ ...allReachable, ...env }) };
   await mkdir(join(fake.dir, 'empty'), { recursive: true });
   await programWith(registerRun, ctx).parseAsync(['node', 'pag-ansible', 'run', ...args]);
   return ctx;
@@ -96,11 +108,108 @@ describe('pag-ansible run', () => {
     await expect(p).rejects.toMatchObject({ exitCode: 3 });
   });
 
-  it('warns about a tag the playbook does not use, but runs', async () => {
-    await run(['-i', 'inventory.yml', '-s', 'secrets.yml', '--tags', 'prefect-server,custom', '--tags', 'always']);
-    expect(reporter.errText()).toMatch(/warning: .*--tags custom/);
-    expect(reporter.errText()).not.toMatch(/--tags always/);
-    expect((await fake.record()).argv).toContain('prefect-server,custom,always');
+  it('knows the tags main.yml\'s plays carry', async () => {
+    const plays = parse(await readFile(join(__dirname_, '../../../roles-templates/main.yml'), 'utf8')) as { tags?: string[] }[];
+    expect(plays.flatMap((p) => p.tags ?? []).sort()).toEqual([...PLAYBOOK_TAGS].sort());
+  });
+
+  it('checks every targeted host in one ping round before the plays, with the run\'s limit and connection options', async () => {
+    await run(['-i', 'inventory.yml', '-s', 'secrets.yml', '--tags', 'prefect-worker', '--limit', 'pag-worker-1', '--', '-u', 'admin', '--forks', '3']);
+    const adhoc = JSON.parse(await readFile(`${fake.recordFile}.ansible`, 'utf8')) as { argv: string[]; env: Record<string, string> };
+    expect(adhoc.env.ANSIBLE_PIPELINING).toBe('False');
+    expect(adhoc.argv).toEqual([
+      '-i', join(rendered(), 'inventory.yml'), 'prefect_workers', '-m', 'ansible.builtin.ping', '--limit', 'pag-worker-1',
+      '--one-line', '--timeout', '10', '-u', 'admin',
+    ]);
+    expect(reporter.errText()).toMatch(/pag-ansible: 3 hosts reachable/);
+    expect((await fake.record()).program).toBe('ansible-playbook');
+  });
+
+  it('names every unreachable host with its reason and changes nothing', async () => {
+    const recap = { hosts: { 'pag-server': { ...zero, unreachable: 1 }, 'pag-worker-1': { ...zero, unreachable: 1 }, 'pag-worker-2': { ...zero, ok: 1 } } };
+    const p = run(['-i', 'inventory.yml', '-s', 'secrets.yml'], {
+      FAKE_ANSIBLE_ADHOC_EXIT: '4',
+      FAKE_ANSIBLE_ADHOC_RECAP: JSON.stringify(recap),
+      FAKE_ANSIBLE_ADHOC_STDOUT: [
+        'pag-server | UNREACHABLE!: Failed to connect to the host via ssh: ssh: connect to host 10.0.100.164 port 22: Connection refused',
+        'pag-worker-1 | UNREACHABLE!: Failed to connect to the host via ssh: ssh: connect to host 10.0.100.165 port 22: No route to host',
+        'pag-worker-2 | SUCCESS => {"changed": false,"ping": "pong"}',
+        '',
+      ].join('\n'),
+    });
+    await expect(p).rejects.toMatchObject({
+      exitCode: 4,
+      message: '2 of 3 targeted hosts cannot be used; nothing was changed',
+      hint: expect.stringContaining('--skip-unreachable to deploy the 1 reachable host only'),
+    });
+    expect(reporter.errText()).toContain(
+      [
+        '  pag-server: unreachable: Failed to connect to the host via ssh: ssh: connect to host 10.0.100.164 port 22: Connection refused',
+        '  pag-worker-1: unreachable: Failed to connect to the host via ssh: ssh: connect to host 10.0.100.165 port 22: No route to host',
+      ].join('\n'),
+    );
+    expect((await fake.record()).program).toBe('ansible'); // the playbook never ran
+  });
+
+  it('with --skip-unreachable runs the plays on the reachable hosts only', async () => {
+    const recap = { hosts: { 'pag-server': { ...zero, ok: 1 }, 'pag-worker-1': { ...zero, unreachable: 1 }, 'pag-worker-2': { ...zero, ok: 1 } } };
+    await run(['-i', 'inventory.yml', '-s', 'secrets.yml', '--skip-unreachable'], {
+      FAKE_ANSIBLE_ADHOC_EXIT: '4',
+      FAKE_ANSIBLE_ADHOC_RECAP: JSON.stringify(recap),
+      FAKE_ANSIBLE_ADHOC_STDOUT: 'pag-worker-1 | UNREACHABLE!: Failed to connect to the host via ssh: timed out\n',
+    });
+    const rec = await fake.record();
+    expect(rec.program).toBe('ansible-playbook');
+    expect(rec.argv.slice(rec.argv.indexOf('--limit'), rec.argv.indexOf('--limit') + 2)).toEqual(['--limit', 'pag-server,pag-worker-2']);
+    expect(reporter.errText()).toMatch(/warning: 1 of 3 targeted hosts cannot be used; --skip-unreachable: leaving them out:\n  pag-worker-1: unreachable: Failed to connect to the host via ssh: timed out/);
+  });
+
+  it('skips the round when ansible-playbook contacts no host (--syntax-check, --list-*)', async () => {
+    await run(['-i', 'inventory.yml', '-s', 'secrets.yml', '--', '--list-hosts']);
+    await expect(readFile(`${fake.recordFile}.ansible`)).rejects.toThrow();
+  });
+
+  it('accepts the play tags with Ansible\'s special ones', async () => {
+    await run(['-i', 'inventory.yml', '-s', 'secrets.yml', '--tags', 'prefect-server,always', '--tags', 'prefect-worker']);
+    expect((await fake.record()).argv).toContain('prefect-server,always,prefect-worker');
+  });
+
+  it('refuses a tag no play carries, suggesting the nearest, before rendering or running anything', async () => {
+    const p = run(['-i', 'inventory.yml', '-s', 'secrets.yml', '--tags', 'prefect-servr']);
+    await expect(p).rejects.toThrow(UsageError);
+    await expect(p).rejects.toMatchObject({
+      exitCode: 2,
+      message: '--tags prefect-servr: no play of main.yml carries this tag, so nothing would be deployed; did you mean "prefect-server"?',
+    });
+    await expect(p).rejects.toMatchObject({ hint: expect.stringMatching(/plays carry prefect-server, prefect-worker.* after --, e\.g\. .* -- --tags TAG/) });
+    await expect(readFile(fake.recordFile)).rejects.toThrow();
+    await expect(stat(rendered())).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('refuses tags that select no play (never, untagged, always alone)', async () => {
+    await expect(run(['-i', 'inventory.yml', '-s', 'secrets.yml', '--tags', 'always'])).rejects.toThrow(/--tags always selects no play/);
+    await expect(readFile(fake.recordFile)).rejects.toThrow();
+  });
+
+  it('passes role-internal tags given after -- to ansible-playbook', async () => {
+    await run(['-i', 'inventory.yml', '-s', 'secrets.yml', '--', '--tags', 'custom']);
+    expect((await fake.record()).argv.slice(-2)).toEqual(['--tags', 'custom']);
+  });
+
+  it('refuses a --limit that matches no host, suggesting the nearest, before rendering or running', async () => {
+    const p = run(['-i', 'inventory.yml', '-s', 'secrets.yml', '--limit', 'pag-wroker-1']);
+    await expect(p).rejects.toMatchObject({
+      exitCode: 2,
+      message: '--limit pag-wroker-1 matches no host of inventory.yml; did you mean "pag-worker-1"?',
+      hint: 'hosts: pag-server, pag-worker-1, pag-worker-2; groups: all, prefect_server, prefect_workers',
+    });
+    await expect(readFile(fake.recordFile)).rejects.toThrow();
+    await expect(stat(rendered())).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('lets a --limit through that matches some host, even when one of its terms does not', async () => {
+    await run(['-i', 'inventory.yml', '-s', 'secrets.yml', '--limit', 'prefect_workers,!pag-worker-2,nope']);
+    expect((await fake.record()).argv).toContain('prefect_workers,!pag-worker-2,nope');
   });
 
   it.each([

@@ -75,11 +75,11 @@ describe('defaults and normalisation', () => {
     ]);
   });
 
-  test('wheelhouse defaults: python and the requirement pinned to prefect_version; controller paths made absolute', async () => {
+  test('wheelhouse defaults: python and the requirement pinned to prefect_version; controller paths kept relative to the inventory', async () => {
     const { config } = await loadFixture('postgres.yml');
     expect(config?.prefect_environment).toEqual({
       source: 'wheelhouse',
-      wheelhouse_dir: path.join(repoRoot, 'test/fixtures/config/artifacts/wheelhouse'),
+      wheelhouse_dir: 'artifacts/wheelhouse',
       python: '/usr/bin/python3',
       requirement: 'prefect==3.4.11',
       system_site_packages: false,
@@ -100,7 +100,19 @@ describe('defaults and normalisation', () => {
     expect(diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
     expect(config?.prefect_environment).toMatchObject({
       source: 'wheelhouse',
-      pixi_unpack_binary: path.join(repoRoot, 'test/fixtures/config/artifacts/pixi-unpack'),
+      pixi_unpack_binary: 'artifacts/pixi-unpack',
+    });
+  });
+
+  test('per-host worker limits override the pool\'s worker_limit on that host only (16, 8, 32 on three hosts)', async () => {
+    const { config, diagnostics } = await loadFixture('worker-limits.yml');
+    expect(diagnostics).toEqual([]);
+    const limits = Object.fromEntries(config!.workers.map((w) => [w.name, Object.fromEntries(w.units.map((u) => [u.pool, u.limit]))]));
+    expect(limits).toEqual({
+      'w-medium': { 'cpu-pool': 16 },
+      'w-small': { 'cpu-pool': 8 },
+      'w-big': { 'cpu-pool': 32, 'gpu-pool': 2 },
+      'w-default': { 'cpu-pool': 4 },
     });
   });
 

@@ -1,6 +1,21 @@
 import { loadFixture, findings, where } from './helpers.js';
 
 describe('semantic rules', () => {
+  test('prefect_worker_limits: an unknown pool is an error at its key, a pool the host does not serve a warning', async () => {
+    const { diagnostics, config } = await loadFixture('worker-limits-bad.yml');
+    expect(config).toBeUndefined();
+    expect(diagnostics.map((d) => `${where(d)} | ${d.message}`)).toEqual([
+      '8:7 warning unserved-pool | work pool gpu-pool is served by no worker: flows deployed to it would never run; add it to some worker\'s prefect_worker_pools',
+      '13:11 warning worker-keys-ignored | host srv is not in prefect_workers, so its prefect_worker_limits is ignored',
+      '19:13 error undefined-pool | prefect_worker_limits names work pool "cpu-pol", which prefect_work_pools does not define; did you mean "cpu-pool"? (defined: cpu-pool, gpu-pool)',
+      '20:13 warning worker-limit-unused | prefect_worker_limits sets a limit for pool gpu-pool, which host w1 does not serve (prefect_worker_pools); it is ignored',
+    ]);
+    const zero = await loadFixture('worker-limits-zero.yml');
+    expect(zero.diagnostics.map((d) => `${where(d)} | ${d.message}`)).toEqual([
+      '19:45 error schema | prefect_worker_limits.cpu-pool of host w2 must be an integer of at least 1, got 0',
+    ]);
+  });
+
   test('one-server: no prefect_server group points at all.children', async () => {
     const { diagnostics } = await loadFixture('no-server.yml');
     expect(diagnostics.map((d) => `${where(d)} | ${d.message}`)).toEqual([

@@ -5,11 +5,29 @@ describe('loading YAML the way Ansible reads it', () => {
   test('a syntax error is a diagnostic with line:col, not an exception', async () => {
     const { diagnostics, config } = await loadFixture('syntax-error.yml');
     expect(config).toBeUndefined();
-    expect(diagnostics.map((d) => `${where(d)} | ${d.message}`)).toEqual(['5:1 error yaml-syntax | YAML syntax: Missing closing "quote']);
+    // At the opening quote (3:22), not at the end of the input (5:1) where the parser noticed it.
+    expect(diagnostics.map((d) => `${where(d)} | ${d.message}`)).toEqual([
+      '3:22 error yaml-syntax | YAML syntax: the "quote opened here is never closed; add the closing "',
+    ]);
   });
 
-  test('an unclosed flow sequence is reported where the parser notices it', async () => {
-    expect(await findings('syntax-error-2.yml')).toEqual(['4:5 error yaml-syntax']);
+  test('an unclosed flow sequence is reported at its opening bracket, not on the next line', async () => {
+    const { diagnostics } = await loadFixture('syntax-error-2.yml');
+    expect(diagnostics.map((d) => `${where(d)} | ${d.message}`)).toEqual(['3:18 error yaml-syntax | YAML syntax: the [ opened here is never closed; add the closing ]']);
+  });
+
+  test.each([
+    ["a: 'x\nb: 1\n", ["1:4 | YAML syntax: the 'quote opened here is never closed; add the closing '"]],
+    ['a: {x: 1\nb: 2\n', ['1:4 | YAML syntax: the { opened here is never closed; add the closing }']],
+    ['a: [1, [2, 3]\nb: 2\n', ['1:4 | YAML syntax: the [ opened here is never closed; add the closing ]']],
+    ['a: [1, {b: "x}]\n', [
+      '1:12 | YAML syntax: the "quote opened here is never closed; add the closing "',
+      '1:8 | YAML syntax: the { opened here is never closed; add the closing }',
+      '1:4 | YAML syntax: the [ opened here is never closed; add the closing ]',
+    ]],
+  ])('unclosed quotes and brackets point at their opening: %j', (text, expected) => {
+    const source = parseYamlSource(text, 'f.yml');
+    expect(source.diagnostics.map((d) => `${d.line}:${d.col} | ${d.message}`)).toEqual(expected);
   });
 
   test('duplicate keys are errors naming the key, at the second occurrence', async () => {

@@ -1,0 +1,104 @@
+/**
+ * One round of `ansible -m ansible.builtin.ping` over every host a run targets, before any play: every host that
+ * cannot be reached is named with its reason, instead of Ansible stopping at the first play whose hosts all failed.
+ */
+import { ToolFailedError } from '../errors.js';
+import { AnsibleExit } from './exit-codes.js';
+import type { AdhocSpec, AnsibleResult } from './runner.js';
+
+export interface HostProblem {
+  host: string;
+  /** `unreachable`: no connection; `failed`: connected, but Ansible's modules cannot run (no Python, no login shell …). */
+  kind: 'unreachable' | 'failed';
+  reason: string;
+}
+
+export interface Reachability {
+  reachable: string[];
+  problems: HostProblem[];
+}
+
+/** Seconds each connection may take: one round, so a dead host costs this once, not once per play. */
+export const REACH_TIMEOUT_SECONDS = 10;
+
+/** Options of ansible-playbook that also shape how `ansible` connects; the others are left out of the round. */
+const CONNECTION_OPTIONS_WITH_VALUE = new Set([
+  '-u', '--user', '--private-key', '--key-file', '-c', '--connection', '-T', '--timeout', '--ssh-common-args',
+  '--ssh-extra-args', '--sftp-extra-args', '--scp-extra-args', '--vault-id', '--vault-password-file', '--vault-pass-file',
+]);
+const CONNECTION_FLAGS = new Set(['-k', '--ask-pass', '--ask-vault-pass', '--ask-vault-password', '-J']);
+/** With these ansible-playbook contacts no host: no round. */
+export const NO_CONTACT_OPTIONS = ['--syntax-check', '--list-hosts', '--list-tasks', '--list-tags'];
+
+export function connectionArgs(passthrough: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < passthrough.length; i++) {
+    const a = passthrough[i] as string;
+    const [name] = a.split('=', 1) as [string];
+    if (CONNECTION_FLAGS.has(a)) out.push(a);
+    else if (CONNECTION_OPTIONS_WITH_VALUE.has(a) && i + 1 < passthrough.length) out.push(a, passthrough[++i] as string);
+    else if (a.startsWith('--') && a.includes('=') && CONNECTION_OPTIONS_WITH_VALUE.has(name)) out.push(a);
+    else if (/^-[uT].+/.test(a)) out.push(a); // -uadmin, -T5
+  }
+  return out;
+}
+
+/** `host | UNREACHABLE!: reason` / `host | FAILED! => {…"msg": "…"}` lines of `ansible --one-line`. */
+export function parseOneLine(stdout: string): Map<string, { status: string; reason: string }> {
+  const hosts = new Map<string, { status: string; reason: string }>();
+  for (const line of stdout.split('\n')) {
+    const m = /^(\S+) \| (SUCCESS|CHANGED|UNREACHABLE!|FAILED!)(?::| =>)\s?(.*)$/.exec(line.trimEnd());
+    if (!m) continue;
+    const [, host, status, rest] = m as unknown as [string, string, string, string];
+    let reason = rest.trim();
+    if (reason.startsWith('{')) {
+      try {
+        const data = JSON.parse(reason) as { msg?: unknown; module_stderr?: unknown };
+        reason = String(data.msg ?? data.module_stderr ?? reason).trim();
+      } catch {
+        // keep the raw text
+      }
+    }
+    hosts.set(host, { status, reason });
+  }
+  return hosts;
+}
+
+/** Reads the result of the round: which hosts answered, which did not and why. */
+export function readReachability(result: AnsibleResult): Reachability {
+  const lines = parseOneLine(result.stdout ?? '');
+  const hosts = new Set([...Object.keys(result.recap?.hosts ?? {}), ...lines.keys()]);
+  if (hosts.size === 0 && result.exitCode !== AnsibleExit.ok) {
+    const detail = (result.stderr ?? '').split('\n').map((l) => l.trim()).filter(Boolean).slice(-3).join(' ');
+    throw new ToolFailedError(
+      `the reachability check (ansible -m ansible.builtin.ping) failed before contacting any host (exit ${result.exitCode})${detail ? `: ${detail}` : ''}`,
+      result.exitCode,
+    );
+  }
+  const reachable: string[] = [];
+  const problems: HostProblem[] = [];
+  for (const host of [...hosts].sort()) {
+    const stats = result.recap?.hosts[host];
+    const line = lines.get(host);
+    if ((stats?.unreachable ?? 0) > 0 || line?.status === 'UNREACHABLE!') {
+      problems.push({ host, kind: 'unreachable', reason: line?.reason || 'unreachable' });
+    } else if ((stats?.failures ?? 0) > 0 || line?.status === 'FAILED!') {
+      problems.push({ host, kind: 'failed', reason: line?.reason || 'ansible.builtin.ping failed' });
+    } else reachable.push(host);
+  }
+  return { reachable, problems };
+}
+
+/** The ad-hoc spec of the round (pattern: the groups the chosen plays run on). */
+export function reachabilitySpec(base: Omit<AdhocSpec, 'pattern' | 'module' | 'extraArgs' | 'stdio'>, pattern: string, passthrough: readonly string[]): AdhocSpec {
+  return {
+    ...base,
+    // With pipelining a refused connection often surfaces as "[Errno 32] Broken pipe"; without it, ssh's own
+    // reason ("Connection refused", "No route to host", "Permission denied") reaches the message.
+    env: { ...(base.env ?? process.env), ANSIBLE_PIPELINING: 'False' },
+    pattern,
+    module: 'ansible.builtin.ping',
+    stdio: 'pipe',
+    extraArgs: ['--one-line', '--timeout', String(REACH_TIMEOUT_SECONDS), ...connectionArgs(passthrough)],
+  };
+}

@@ -1,0 +1,30 @@
+import { connectionArgs, parseOneLine, readReachability } from '../../../src/ansible/reachability.js';
+
+const zero = { ok: 0, changed: 0, failures: 0, unreachable: 0, skipped: 0, rescued: 0, ignored: 0 };
+
+it('reads unreachable and failed hosts, with their reasons, from ansible --one-line', () => {
+  const stdout = [
+    'a | UNREACHABLE!: Failed to connect to the host via ssh: ssh: connect to host 127.0.0.1 port 1: Connection refused',
+    'b | FAILED! => {"changed": false,"module_stderr": "/bin/sh: 1: /usr/bin/python3: not found\\n","msg": "The module failed to execute correctly, you probably need to set the interpreter."}',
+    'c | SUCCESS => {"changed": false,"ping": "pong"}',
+  ].join('\n');
+  const recap = { hosts: { a: { ...zero, unreachable: 1 }, b: { ...zero, failures: 1 }, c: { ...zero, ok: 1 } } };
+  expect(readReachability({ exitCode: 4, argv: [], stdout, recap })).toEqual({
+    reachable: ['c'],
+    problems: [
+      { host: 'a', kind: 'unreachable', reason: 'Failed to connect to the host via ssh: ssh: connect to host 127.0.0.1 port 1: Connection refused' },
+      { host: 'b', kind: 'failed', reason: 'The module failed to execute correctly, you probably need to set the interpreter.' },
+    ],
+  });
+  expect(parseOneLine('noise\n[WARNING]: x\n').size).toBe(0);
+});
+
+it('reports a round that reached no host (a broken inventory, say) as a failure', () => {
+  expect(() => readReachability({ exitCode: 1, argv: [], stdout: '', stderr: 'ERROR! bad inventory\n' })).toThrow(/failed before contacting any host \(exit 1\): ERROR! bad inventory/);
+});
+
+it('keeps the connection options of ansible-playbook arguments, drops the rest', () => {
+  expect(connectionArgs(['-vv', '-u', 'admin', '--forks', '3', '--private-key=/k', '-k', '--start-at-task', 'x', '-T5', '--ssh-extra-args', '-o X=1'])).toEqual([
+    '-u', 'admin', '--private-key=/k', '-k', '-T5', '--ssh-extra-args', '-o X=1',
+  ]);
+});
