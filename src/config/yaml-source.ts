@@ -145,6 +145,8 @@ export function parseYamlSource(text: string, displayPath: string): YamlSource {
     // The library's own check compares every key with every other one (quadratic: seconds on 2,000 hosts).
     uniqueKeys: false,
     prettyErrors: true,
+    // Collection keys are reported as diagnostics (key-not-string); the library's console warning would only leak.
+    logLevel: 'error',
     // YAML 1.1 merge keys (`<<: *defaults`), which Ansible inventories may use.
     merge: true,
   });
