@@ -161,6 +161,15 @@ export function parseYamlSource(text: string, displayPath: string): YamlSource {
   }
 
   if (doc.errors.length === 0) {
+    for (const { node, name } of findUnreadableAnchors(doc)) {
+      diagnostics.push({
+        file: displayPath,
+        ...lineCounter.linePos(node.range?.[0] ?? 0),
+        severity: 'error',
+        rule: 'yaml-syntax',
+        message: `YAML syntax: the anchor or alias name ${JSON.stringify(name)} has characters Ansible's YAML parser refuses (only letters, digits, '-' and '_'); rename it, or quote the value if it is text`,
+      });
+    }
     for (const duplicate of findDuplicateKeys(doc)) {
       const offset = duplicate.range?.[0] ?? 0;
       diagnostics.push(
@@ -361,6 +370,23 @@ function jsKey(key: unknown): string {
   if (isScalar(key)) return String((key as Scalar).value);
   if (key === null || key === undefined) return '';
   return String(key);
+}
+
+/** PyYAML's scanner reads anchor and alias names of ASCII letters, digits, '-' and '_' only (the library allows more). */
+const PYYAML_ANCHOR = /^[0-9A-Za-z_-]+$/;
+
+function findUnreadableAnchors(doc: Document): { node: Node; name: string }[] {
+  const found: { node: Node; name: string }[] = [];
+  visit(doc, {
+    Node(_, node) {
+      if (isAlias(node)) {
+        if (!PYYAML_ANCHOR.test(node.source)) found.push({ node, name: node.source });
+      } else if (node.anchor !== undefined && !PYYAML_ANCHOR.test(node.anchor)) {
+        found.push({ node, name: node.anchor });
+      }
+    },
+  });
+  return found;
 }
 
 /** Keys that YAML 1.1 reads as something other than a string (`001:`, `yes:`, `1.5:`), merge keys aside. */

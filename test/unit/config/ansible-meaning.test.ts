@@ -116,8 +116,8 @@ describe('the bytes of the input', () => {
   test('an endless input stops at the 64 MiB cap, quickly, naming the file', async () => {
     const started = Date.now();
     await expect(loadCluster({ inventoryPath: '/dev/zero', cwd: dir })).rejects.toThrow('the inventory /dev/zero is larger than 64 MiB');
-    expect(Date.now() - started).toBeLessThan(20_000); // about 1 s on an idle machine
-  });
+    expect(Date.now() - started).toBeLessThan(20_000); // about 1 s on an idle machine, a few seconds on a busy one
+  }, 30_000);
 });
 
 describe('pipes keep working (built CLI)', () => {

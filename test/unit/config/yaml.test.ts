@@ -79,6 +79,14 @@ describe('loading YAML the way Ansible reads it', () => {
     expect(config?.prefect_work_pools[0]).toMatchObject({ concurrency_limit: 1000, env: { ON_VALUE: 'true', OCTAL: '493' } });
   });
 
+  test('anchor and alias names Ansible cannot read are refused (fuzz: `bind_host: && id`)', () => {
+    for (const text of ['a: && id\n', 'a: &x.y 1\nb: *x.y\n', 'a: &\u00e9 1\n']) {
+      const source = parseYamlSource(text, 'x.yml');
+      expect(source.diagnostics.map((d) => `${d.line} ${d.rule}`)[0]).toBe('1 yaml-syntax');
+    }
+    expect(parseYamlSource('a: &x-1_y 1\nb: *x-1_y\n', 'x.yml').diagnostics).toEqual([]);
+  });
+
   test('scalars resolve as PyYAML resolves them: y/n and 1e3 stay strings', () => {
     const source = parseYamlSource('a: y\nb: n\nc: 1e3\nd: 1.0e+3\ne: yes\nf: Off\ng: 0o17\n', 'x.yml');
     expect(source.data).toEqual({ a: 'y', b: 'n', c: '1e3', d: new YamlNumber('float', '1.0e+3', 1000), e: true, f: false, g: '0o17' });
