@@ -8,6 +8,7 @@ import type { Diagnostic } from './diagnostics.js';
 import { InventoryModel } from './inventory-model.js';
 import { didYouMean } from './suggest.js';
 import type {
+  AnsibleValue,
   ClusterConfig,
   DatabaseConfig,
   EnvironmentSource,
@@ -17,6 +18,7 @@ import type {
   WorkPool,
 } from './types.js';
 import type { PathSegment, YamlSource } from './yaml-source.js';
+import type { YamlNumber } from './yaml11.js';
 
 export const SERVER_GROUP = 'prefect_server';
 export const WORKERS_GROUP = 'prefect_workers';
@@ -54,7 +56,7 @@ interface RawPool {
   concurrency_limit?: number | null;
   worker_limit?: number;
   gpu?: boolean;
-  env?: Record<string, string | number | boolean>;
+  env?: Record<string, string | number | boolean | YamlNumber>;
 }
 
 export interface ClusterCheckOptions {
@@ -322,9 +324,9 @@ function poolsOf(vars: ClusterVars): Map<string, WorkPool> {
 
 const isAnsibleVar = (key: string) => key.startsWith('ansible_');
 
-function ansibleVars(values: Record<string, unknown>): Record<string, string | number | boolean> {
-  const out: Record<string, string | number | boolean> = {};
-  for (const [key, value] of Object.entries(values)) if (isAnsibleVar(key)) out[key] = value as string | number | boolean;
+function ansibleVars(values: Record<string, unknown>): Record<string, AnsibleValue> {
+  const out: Record<string, AnsibleValue> = {};
+  for (const [key, value] of Object.entries(values)) if (isAnsibleVar(key)) out[key] = value as AnsibleValue;
   return out;
 }
 

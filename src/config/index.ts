@@ -9,6 +9,7 @@ import { sortDiagnostics, type Diagnostic } from './diagnostics.js';
 import { decryptVaultFile, isVaultEncrypted, readUserFile, type VaultOptions } from './files.js';
 import { validateAgainstSchema, type SchemaKind } from './schema.js';
 import type { ClusterConfig, Secrets } from './types.js';
+import { checkTypedValues } from './typed-values.js';
 import { parseYamlSource, type PathSegment, type YamlSource } from './yaml-source.js';
 
 export type { ClusterConfig, Secrets } from './types.js';
@@ -40,11 +41,6 @@ export interface LoadClusterResult {
   diagnostics: Diagnostic[];
 }
 
-/** Strings starting with this are inline vault values (`!vault`), kept encrypted: emit them with the `!vault` tag. */
-export const VAULT_TEXT_PREFIX = '$ANSIBLE_VAULT;';
-export function isVaultText(value: unknown): value is string {
-  return typeof value === 'string' && value.startsWith(VAULT_TEXT_PREFIX);
-}
 
 export async function loadCluster(options: LoadClusterOptions): Promise<LoadClusterResult> {
   if (options.requireSecrets && options.secretsPath === undefined) {
@@ -129,9 +125,10 @@ async function readMaybeEncrypted(absolutePath: string, displayPath: string, wha
 function loadSource(kind: SchemaKind, text: string, displayPath: string, diagnostics: Diagnostic[]): YamlSource {
   const source = parseYamlSource(text, displayPath);
   diagnostics.push(...source.diagnostics);
-  if (source.diagnostics.some((d) => d.severity === 'error')) return source;
+  if (source.diagnostics.some((d) => d.severity === 'error' && d.rule !== 'key-not-string')) return source;
   diagnostics.push(...checkInlineVault(kind, source));
   diagnostics.push(...validateAgainstSchema(kind, source));
+  diagnostics.push(...checkTypedValues(source, diagnostics));
   return source;
 }
 

@@ -9,6 +9,7 @@ import { schemasDir } from '../util/package-root.js';
 import type { Diagnostic } from './diagnostics.js';
 import { didYouMean } from './suggest.js';
 import type { PathSegment, YamlSource } from './yaml-source.js';
+import { VaultText, YamlNumber, describeResolved, resolvePlain } from './yaml11.js';
 
 export type SchemaKind = 'inventory' | 'secrets';
 
@@ -36,7 +37,7 @@ let ajv: Ajv | undefined;
 function schemaFor(kind: SchemaKind): CompiledSchema {
   let entry = compiled.get(kind);
   if (!entry) {
-    ajv ??= new Ajv({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true });
+    ajv ??= new Ajv({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true, allowMatchingProperties: true });
     const schema = JSON.parse(readFileSync(path.join(schemasDir, `${kind}.schema.json`), 'utf8')) as {
       definitions?: Record<string, SchemaNode>;
     };
@@ -68,7 +69,7 @@ const FORBIDDEN_CHAR = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]|[\ud800-\udbff]
 
 export function validateAgainstSchema(kind: SchemaKind, source: YamlSource): Diagnostic[] {
   const { validate, definitions } = schemaFor(kind);
-  if (validate(source.data)) return [];
+  if (validate(plainData(source.data))) return [];
   const mapper = new ErrorMapper(kind, source, definitions);
   const errors = validate.errors ?? [];
   const diagnostics: Diagnostic[] = [];
@@ -179,7 +180,7 @@ class ErrorMapper {
 
   private unknownKeyMessage(key: string, objectPath: PathSegment[], parentSchema: SchemaNode, data: unknown): string {
     const where = this.label(objectPath);
-    const allowed = Object.keys(parentSchema.properties ?? {}).filter((k) => k !== 'source' && k !== 'type');
+    const allowed = Object.keys(parentSchema.properties ?? {}).filter((k) => k !== 'source' && k !== 'type' && !k.startsWith('ansible_'));
     if (this.kind === 'inventory') {
       const atAllVars = objectPath.length === 2 && objectPath[0] === 'all' && objectPath[1] === 'vars';
       if (CLUSTER_KEYS.includes(key) && !atAllVars) {
@@ -221,9 +222,14 @@ class ErrorMapper {
       const forbidden = forbiddenCharIn(data);
       if (forbidden) return `${where} ${forbidden}`;
     }
-    let message = `${where} must be ${describeExpected(schema)}, got ${show(data)}`;
     const types = typesOf(schema);
     const numeric = types.includes('number') || types.includes('integer');
+    const text = this.source.plainTextOf(objectPath);
+    if (types.includes('string') && !numeric && typeof data !== 'string' && text !== undefined && resolvePlain(text) !== 'str') {
+      // The user wrote text; YAML 1.1 (and so Ansible) read something else: say what, and how to keep the text.
+      return `${where} must be ${describeExpected(schema)}, but YAML 1.1 reads ${text} as ${describeResolved(resolvePlain(text), text)} (so does Ansible); write ${JSON.stringify(text)}`;
+    }
+    let message = `${where} must be ${describeExpected(schema)}, got ${show(data)}`;
     if (types.includes('string') && !numeric && (typeof data === 'number' || typeof data === 'boolean')) {
       message += '; put it in quotes so YAML reads it as text';
     }
@@ -307,9 +313,24 @@ export function forbiddenCharIn(text: string): string | undefined {
   return `contains ${kind} (U+${code}) at character ${match.index + 1}; remove it (Ansible's YAML parser rejects or mangles it)`;
 }
 
+/** The data as JSON Schema sees it: exact numbers as JS numbers, inline vault values as their text. */
+export function plainData(value: unknown): unknown {
+  if (value instanceof YamlNumber) return value.valueOf();
+  if (value instanceof VaultText) return value.ciphertext;
+  if (Array.isArray(value)) return value.map(plainData);
+  if (value !== null && typeof value === 'object' && !(value instanceof Date)) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = plainData(v);
+    return out;
+  }
+  return value;
+}
+
 /** A short rendering of a value for messages. */
 export function show(value: unknown): string {
   if (value === undefined) return 'nothing';
+  if (value instanceof YamlNumber) return String(value);
+  if (value instanceof VaultText) return 'an inline vault value';
   if (value === null) return 'nothing (an empty value)';
   if (value instanceof Date) return `${value.toISOString().slice(0, 10)} (YAML reads it as a date; put it in quotes)`;
   if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);

@@ -3,6 +3,8 @@
  * Field names mirror the generated vars files (docs/design.md), so rendering is a plain serialisation.
  */
 
+import type { VaultText, YamlNumber } from './yaml11.js';
+
 /**
  * Paths on the controller (pixi_pack_tarball, pixi_unpack_binary, wheelhouse_dir) are as the inventory wrote them:
  * absolute, or relative to the inventory's directory (`controllerPath` resolves them).
@@ -59,10 +61,16 @@ export interface WorkerUnit {
   env: Record<string, string>;
 }
 
+/**
+ * An ansible_* variable's value, passed through to the rendered inventory exactly: floats and big integers as
+ * YamlNumber (every digit and the type kept), inline `!vault` values as VaultText (written back as `!vault`).
+ */
+export type AnsibleValue = string | number | boolean | YamlNumber | VaultText;
+
 export interface HostConnection {
   name: string;
   /** ansible_* variables, passed through to the rendered inventory. */
-  vars: Record<string, string | number | boolean>;
+  vars: Record<string, AnsibleValue>;
 }
 
 export interface WorkerHost extends HostConnection {
@@ -75,7 +83,7 @@ export interface ClusterConfig {
   /** Absolute path of the inventory file this came from. */
   inventoryPath: string;
   /** ansible_* variables from `all.vars`. */
-  allVars: Record<string, string | number | boolean>;
+  allVars: Record<string, AnsibleValue>;
   server: HostConnection;
   workers: WorkerHost[];
   prefect_version: string;

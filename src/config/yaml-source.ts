@@ -22,30 +22,90 @@ import {
   type Tags,
 } from 'yaml';
 import type { Diagnostic } from './diagnostics.js';
+import { VaultText, YamlNumber, constructBool, constructFloat, constructInt, constructTimestamp, describeResolved, resolvePlain, type PlainKind } from './yaml11.js';
 
 /** The `!unsafe` tag only tells Ansible not to template a value; for us the value is the plain string/collection. */
 const unsafeScalar: ScalarTag = { tag: '!unsafe', resolve: (text) => text };
 const unsafeMap: CollectionTag = { tag: '!unsafe', collection: 'map', nodeClass: YAMLMap };
 const unsafeSeq: CollectionTag = { tag: '!unsafe', collection: 'seq', nodeClass: YAMLSeq };
 /** Inline vault values stay opaque (the encrypted text); callers decide whether that is acceptable where it occurs. */
-const vaultScalar: ScalarTag = { tag: '!vault', resolve: (text) => text };
+const vaultScalar: ScalarTag = { tag: '!vault', resolve: (text) => new VaultText(text) as unknown as string };
 
 const VAULT_TAG = '!vault';
 
-/**
- * The library's YAML 1.1 schema is broader than PyYAML's in two places that change values Ansible sees:
- * it reads y/n as booleans and `1e3` (no dot) as a float; PyYAML keeps both as strings.
- */
-const PYYAML_TRUE = /^(?:yes|Yes|YES|true|True|TRUE|on|On|ON)$/;
-const PYYAML_FALSE = /^(?:no|No|NO|false|False|FALSE|off|Off|OFF)$/;
-const PYYAML_FLOAT_EXP = /^[-+]?(?:[0-9][0-9_]*)?\.[0-9_]*[eE][-+][0-9]+$/;
+const INT = 'tag:yaml.org,2002:int';
+const FLOAT = 'tag:yaml.org,2002:float';
 
-function asPyYaml(tag: Tags[number]): Tags[number] {
-  if (typeof tag !== 'object' || !('test' in tag) || !tag.test) return tag;
-  const scalar = tag as ScalarTag;
-  if (scalar.tag === 'tag:yaml.org,2002:bool') return { ...scalar, test: scalar.test?.test('true') ? PYYAML_TRUE : PYYAML_FALSE };
-  if (scalar.tag === 'tag:yaml.org,2002:float' && scalar.format === 'EXP') return { ...scalar, test: PYYAML_FLOAT_EXP };
-  return tag;
+/** Integers that JS numbers hold exactly stay numbers; larger ones keep their digits in a YamlNumber. */
+function intValue(text: string, onError: (message: string) => void): unknown {
+  const value = constructInt(text);
+  if (value === undefined) {
+    onError(`${JSON.stringify(text)} looks like an integer to YAML 1.1 but is not a valid one (Ansible cannot read it); put it in quotes`);
+    return text;
+  }
+  const n = Number(value);
+  return Number.isSafeInteger(n) ? n : new YamlNumber('int', text, value);
+}
+
+function floatValue(text: string, onError: (message: string) => void): unknown {
+  const value = constructFloat(text);
+  if (value === undefined) {
+    onError(`${JSON.stringify(text)} is not a valid float (Ansible cannot read it); put it in quotes`);
+    return text;
+  }
+  return new YamlNumber('float', text, value);
+}
+
+/**
+ * PyYAML's implicit resolvers (see yaml11.ts), replacing the library's YAML 1.1 schema, which differs from PyYAML
+ * in many places (`08`, `0:3`, `y`, `1e3`, …). Explicit standard tags (`!!int 8`) use the same constructors.
+ */
+function pyYamlTags(libraryTags: Tags): Tags {
+  const keep = (name: string) => libraryTags.filter((t) => typeof t === 'object' && t.tag === name);
+  const merge = keep('tag:yaml.org,2002:merge');
+  const implicit = (tag: string, kind: PlainKind, resolve: ScalarTag['resolve']): ScalarTag => ({
+    tag,
+    default: true,
+    test: { test: (text: string) => resolvePlain(text) === kind } as unknown as RegExp,
+    resolve,
+  });
+  const explicit = (tag: string, resolve: ScalarTag['resolve']): ScalarTag => ({ tag, resolve });
+  const timestamp = (text: string, onError: (message: string) => void) => {
+    const date = constructTimestamp(text);
+    if (!date) onError(`${JSON.stringify(text)} looks like a date to YAML 1.1 but is not a valid one (Ansible cannot read it); put it in quotes`);
+    return date ?? text;
+  };
+  const bool = (text: string, onError: (message: string) => void) => {
+    const value = constructBool(text);
+    if (value === undefined) onError(`${JSON.stringify(text)} is not a YAML boolean`);
+    return value ?? text;
+  };
+  const unreadable = (text: string, onError: (message: string) => void) => {
+    onError(`a plain ${text} is ${describeResolved(resolvePlain(text), text)} to YAML 1.1, which Ansible cannot read as a value; write ${JSON.stringify(text)}`);
+    return text;
+  };
+  return [
+    ...keep('tag:yaml.org,2002:map'),
+    ...keep('tag:yaml.org,2002:seq'),
+    ...keep('tag:yaml.org,2002:str'),
+    ...merge,
+    implicit('tag:yaml.org,2002:null', 'null', () => null),
+    implicit('tag:yaml.org,2002:bool', 'bool', bool),
+    implicit(INT, 'int', intValue),
+    implicit(FLOAT, 'float', floatValue),
+    implicit('tag:yaml.org,2002:timestamp', 'timestamp', timestamp),
+    implicit('tag:pag-ansible,unreadable:merge', 'merge', unreadable),
+    implicit('tag:pag-ansible,unreadable:value', 'value', unreadable),
+    explicit('tag:yaml.org,2002:null', () => null),
+    explicit('tag:yaml.org,2002:bool', bool),
+    explicit(INT, intValue),
+    explicit(FLOAT, floatValue),
+    explicit('tag:yaml.org,2002:timestamp', timestamp),
+    unsafeScalar,
+    unsafeMap,
+    unsafeSeq,
+    vaultScalar,
+  ];
 }
 
 /** One path segment as it appears in the JS data: a map key (string) or a sequence index (number). */
@@ -69,6 +129,8 @@ export interface YamlSource {
   isVault(path: readonly PathSegment[]): boolean;
   /** Paths of all inline `!vault` values, found once on demand. */
   vaultPaths(): PathSegment[][];
+  /** The source text of the plain scalar at `path` (`010`, `3.10`), or undefined when it is quoted, tagged or absent. */
+  plainTextOf(path: readonly PathSegment[]): string | undefined;
 }
 
 const START: Position = { line: 1, col: 1 };
@@ -79,10 +141,12 @@ export function parseYamlSource(text: string, displayPath: string): YamlSource {
   const doc = parseDocument(text, {
     version: '1.1',
     lineCounter,
-    customTags: (tags) => [...tags.map(asPyYaml), unsafeScalar, unsafeMap, unsafeSeq, vaultScalar],
+    customTags: pyYamlTags,
     // The library's own check compares every key with every other one (quadratic: seconds on 2,000 hosts).
     uniqueKeys: false,
     prettyErrors: true,
+    // Collection keys are reported as diagnostics (key-not-string); the library's console warning would only leak.
+    logLevel: 'error',
     // YAML 1.1 merge keys (`<<: *defaults`), which Ansible inventories may use.
     merge: true,
   });
@@ -103,6 +167,15 @@ export function parseYamlSource(text: string, displayPath: string): YamlSource {
   }
 
   if (doc.errors.length === 0) {
+    for (const { node, name } of findUnreadableAnchors(doc)) {
+      diagnostics.push({
+        file: displayPath,
+        ...lineCounter.linePos(node.range?.[0] ?? 0),
+        severity: 'error',
+        rule: 'yaml-syntax',
+        message: `YAML syntax: the anchor or alias name ${JSON.stringify(name)} has characters Ansible's YAML parser refuses (only letters, digits, '-' and '_'); rename it, or quote the value if it is text`,
+      });
+    }
     for (const duplicate of findDuplicateKeys(doc)) {
       const offset = duplicate.range?.[0] ?? 0;
       diagnostics.push(
@@ -125,6 +198,25 @@ export function parseYamlSource(text: string, displayPath: string): YamlSource {
     }
   }
 
+  // Reported after reading the data: the schema and the other rules still run (they see the key as text).
+  if (doc.errors.length === 0) {
+    for (const key of findNonStringKeys(doc)) {
+      const offset = key.range?.[0] ?? 0;
+      const text = isScalar(key) && typeof key.source === 'string' ? key.source : undefined;
+      const what = text === undefined ? 'a collection' : describeResolved(resolvePlain(text), text);
+      diagnostics.push({
+        file: displayPath,
+        ...lineCounter.linePos(offset),
+        severity: 'error',
+        rule: 'key-not-string',
+        message:
+          text === undefined
+            ? 'this key is a collection; keys (host, group, pool and variable names) must be plain names'
+            : `the key ${text} is ${what} to YAML 1.1 (Ansible reads it so), but keys here are names; write ${JSON.stringify(text)}`,
+      });
+    }
+  }
+
   const locator = new NodeLocator(doc, lineCounter);
   let vaultPathsCache: PathSegment[][] | undefined;
   return {
@@ -134,6 +226,7 @@ export function parseYamlSource(text: string, displayPath: string): YamlSource {
     positionOf: (path, part = 'value') => locator.positionOf(path, part),
     isVault: (path) => locator.isVault(path),
     vaultPaths: () => (vaultPathsCache ??= text.includes(VAULT_TAG) ? findVaultPaths(doc) : []),
+    plainTextOf: (path) => locator.plainTextOf(path),
   };
 }
 
@@ -246,6 +339,12 @@ class NodeLocator {
     return offset === undefined ? START : this.lineCounter.linePos(offset);
   }
 
+  plainTextOf(path: readonly PathSegment[]): string | undefined {
+    const { node, complete } = this.walk(path);
+    if (!complete || !isScalar(node) || node.type !== 'PLAIN' || node.tag !== undefined && node.tag.startsWith('!') && !node.tag.startsWith('!!')) return undefined;
+    return typeof node.source === 'string' ? node.source : undefined;
+  }
+
   isVault(path: readonly PathSegment[]): boolean {
     const { node, complete } = this.walk(path);
     return complete && isScalar(node) && node.tag === VAULT_TAG;
@@ -318,6 +417,40 @@ function jsKey(key: unknown): string {
   if (isScalar(key)) return String((key as Scalar).value);
   if (key === null || key === undefined) return '';
   return String(key);
+}
+
+/** PyYAML's scanner reads anchor and alias names of ASCII letters, digits, '-' and '_' only (the library allows more). */
+const PYYAML_ANCHOR = /^[0-9A-Za-z_-]+$/;
+
+function findUnreadableAnchors(doc: Document): { node: Node; name: string }[] {
+  const found: { node: Node; name: string }[] = [];
+  visit(doc, {
+    Node(_, node) {
+      if (isAlias(node)) {
+        if (!PYYAML_ANCHOR.test(node.source)) found.push({ node, name: node.source });
+      } else if (node.anchor !== undefined && !PYYAML_ANCHOR.test(node.anchor)) {
+        found.push({ node, name: node.anchor });
+      }
+    },
+  });
+  return found;
+}
+
+/** Keys that YAML 1.1 reads as something other than a string (`001:`, `yes:`, `1.5:`), merge keys aside. */
+function findNonStringKeys(doc: Document): Node[] {
+  const found: Node[] = [];
+  visit(doc, {
+    Pair(_, pair) {
+      const key = pair.key as Node | null;
+      if (key === null) return;
+      if (isScalar(key)) {
+        if (key.source === '<<' && key.type === 'PLAIN') return;
+        if (typeof key.value === 'string') return;
+      }
+      found.push(key);
+    },
+  });
+  return found;
 }
 
 /** Second and later occurrences of a key in the same mapping, in one linear pass over the document. */

@@ -6,7 +6,7 @@
  * and for Ansible alike.
  */
 import path from 'node:path';
-import type { ClusterConfig, WorkerHost } from '../config/types.js';
+import type { AnsibleValue, ClusterConfig, WorkerHost } from '../config/types.js';
 import { toAnsibleYaml, type YamlData } from './yaml-data.js';
 
 const SERVER_GROUP = 'prefect_server';
@@ -25,7 +25,7 @@ function sortedRecord<T>(record: Record<string, T>): Record<string, T> {
 }
 
 function inventoryData(config: ClusterConfig): YamlData {
-  const hostVars = (vars: Record<string, string | number | boolean>): YamlData => sortedRecord(vars);
+  const hostVars = (vars: Record<string, AnsibleValue>): YamlData => sortedRecord(vars);
   const workers: Record<string, YamlData> = {};
   for (const w of [...config.workers].sort((a, b) => a.name.localeCompare(b.name))) {
     workers[w.name] = { ...(hostVars(w.vars) as Record<string, YamlData>), ...(workerData(w) as Record<string, YamlData>) };
@@ -35,7 +35,7 @@ function inventoryData(config: ClusterConfig): YamlData {
     [WORKERS_GROUP]: { hosts: workers },
   };
   const all: Record<string, YamlData> = {};
-  if (Object.keys(config.allVars).length > 0) all.vars = sortedRecord(config.allVars);
+  if (Object.keys(config.allVars).length > 0) all.vars = sortedRecord(config.allVars) as Record<string, YamlData>;
   all.children = children;
   return { all };
 }

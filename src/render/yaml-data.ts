@@ -8,7 +8,13 @@
  * back with the `yaml` parser and with real Ansible.
  */
 
-export type YamlData = string | number | boolean | null | YamlData[] | { [key: string]: YamlData };
+import { VaultText, YamlNumber } from '../config/yaml11.js';
+
+/**
+ * Strings are always written as `!unsafe` text; only a VaultText (a value tagged `!vault` in the user's file) is
+ * written as vault data. YamlNumber keeps a float a float and every digit of a big integer.
+ */
+export type YamlData = string | number | boolean | null | YamlNumber | VaultText | YamlData[] | { [key: string]: YamlData };
 
 /**
  * Characters PyYAML refuses in a stream (outside its printable set), plus those it reads as line breaks
@@ -40,7 +46,11 @@ function key(k: string): string {
   return PLAIN_KEY.test(k) && !YAML11_RESERVED.has(k.toLowerCase()) ? k : quote(k);
 }
 
-const VAULT_PREFIX = '$ANSIBLE_VAULT;';
+/**
+ * PyYAML allows an implicit key of at most 1024 characters; longer keys take the explicit form (`? key` then
+ * `: value` on the next line). The margin covers the indentation and `: ` that count towards the limit.
+ */
+const MAX_IMPLICIT_KEY = 1000;
 
 /** A scalar, or a flow-style empty collection, as it stands after `key: ` or `- `; undefined for nested. */
 function inline(v: YamlData, indent: string): string | undefined {
@@ -48,16 +58,16 @@ function inline(v: YamlData, indent: string): string | undefined {
   if (typeof v === 'boolean') return v ? 'true' : 'false';
   if (typeof v === 'number') {
     if (!Number.isFinite(v)) throw new Error(`cannot serialise the number ${v}`);
-    return String(v);
+    // An integral JS number is an integer; a fraction is a float, written so PyYAML reads a float (`1e-7` → `1.0e-07`).
+    return Number.isInteger(v) ? (Number.isSafeInteger(v) ? String(v) : BigInt(v).toString()) : new YamlNumber('float', String(v), v).yamlText;
   }
-  if (typeof v === 'string') {
-    if (v.startsWith(VAULT_PREFIX)) {
-      // An inline-vaulted connection variable (ansible_password: !vault |): hand it back to Ansible as such.
-      const lines = v.trimEnd().split('\n');
-      return `!vault |-\n${lines.map((l) => `${indent}  ${l}`).join('\n')}`;
-    }
-    return `!unsafe ${quote(v)}`;
+  if (v instanceof YamlNumber) return v.yamlText;
+  if (v instanceof VaultText) {
+    // An inline-vaulted connection variable (ansible_password: !vault |): hand it back to Ansible as such.
+    const lines = v.ciphertext.trimEnd().split('\n');
+    return `!vault |-\n${lines.map((l) => `${indent}  ${l}`).join('\n')}`;
   }
+  if (typeof v === 'string') return `!unsafe ${quote(v)}`;
   if (Array.isArray(v)) return v.length === 0 ? '[]' : undefined;
   return Object.keys(v).length === 0 ? '{}' : undefined;
 }
@@ -81,10 +91,18 @@ function emit(v: YamlData, indent: string, out: string[]): void {
   }
   for (const [k, item] of Object.entries(v as Record<string, YamlData>)) {
     const s = inline(item, indent);
-    if (s !== undefined) out.push(`${indent}${key(k)}: ${s}`);
+    const written = key(k);
+    if (written.length > MAX_IMPLICIT_KEY) {
+      out.push(`${indent}? ${written}`);
+      if (s !== undefined) out.push(`${indent}: ${s}`);
+      else {
+        out.push(`${indent}:`);
+        emit(item, `${indent}  `, out);
+      }
+    } else if (s !== undefined) out.push(`${indent}${written}: ${s}`);
     else {
-      out.push(`${indent}${key(k)}:`);
-      emit(item, Array.isArray(item) ? `${indent}  ` : `${indent}  `, out);
+      out.push(`${indent}${written}:`);
+      emit(item, `${indent}  `, out);
     }
   }
 }

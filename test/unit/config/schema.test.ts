@@ -5,7 +5,7 @@ describe('schema diagnostics point at the offending node with a message naming t
     const { config, diagnostics } = await loadFixture('schema-errors.yml');
     expect(config).toBeUndefined();
     expect(diagnostics.map((d) => `${where(d)} | ${d.message}`)).toEqual([
-      '3:22 error schema | prefect_version must be a Prefect 3 release such as "3.4.11", got 3.1; put it in quotes so YAML reads it as text',
+      '3:22 error schema | prefect_version must be a Prefect 3 release such as "3.4.11", but YAML 1.1 reads 3.10 as the float 3.1 (so does Ansible); write "3.10"',
       `4:19 error schema | prefect_user must be a system user name such as prefect (lower-case letters, digits, '_' or '-'), got "Prefect User"`,
       expect.stringMatching(/^5:26 error schema \| prefect_install_dir must be an absolute path .*got "\/opt\/\.\.\/prefect"$/),
       expect.stringMatching(/^6:19 error schema \| prefect_home must be an absolute path .*got "relative\/home"$/),
@@ -69,7 +69,7 @@ describe('schema diagnostics point at the offending node with a message naming t
   test('YAML 1.1 values: unquoted dates are dates, as Ansible reads them', async () => {
     const { diagnostics } = await loadFixture('date-value.yml');
     expect(diagnostics.map((d) => `${where(d)} | ${d.message}`)).toEqual([
-      '3:22 error schema | prefect_version must be a Prefect 3 release such as "3.4.11", got 2001-12-14 (YAML reads it as a date; put it in quotes)',
+      '3:22 error schema | prefect_version must be a Prefect 3 release such as "3.4.11", but YAML 1.1 reads 2001-12-14 as a date (so does Ansible); write "2001-12-14"',
     ]);
   });
 

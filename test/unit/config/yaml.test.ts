@@ -1,4 +1,5 @@
 import { parseYamlSource } from '../../../src/config/yaml-source.js';
+import { VaultText, YamlNumber } from '../../../src/config/yaml11.js';
 import { loadFixture, findings, where } from './helpers.js';
 
 describe('loading YAML the way Ansible reads it', () => {
@@ -72,7 +73,7 @@ describe('loading YAML the way Ansible reads it', () => {
 
   test('an inline vault ansible_* value is kept encrypted for the rendered inventory', () => {
     const source = parseYamlSource('a:\n  ansible_password: !vault |\n    $ANSIBLE_VAULT;1.1;AES256\n    3131\n', 'x.yml');
-    expect(source.data).toEqual({ a: { ansible_password: '$ANSIBLE_VAULT;1.1;AES256\n3131\n' } });
+    expect(source.data).toEqual({ a: { ansible_password: new VaultText('$ANSIBLE_VAULT;1.1;AES256\n3131\n') } });
     expect(source.vaultPaths()).toEqual([['a', 'ansible_password']]);
     expect(source.isVault(['a', 'ansible_password'])).toBe(true);
   });
@@ -85,16 +86,28 @@ describe('loading YAML the way Ansible reads it', () => {
 
   test('YAML 1.1 scalars: yes/off booleans, hex, 1_000 and octal numbers', async () => {
     const { diagnostics, config } = await loadFixture('yaml11.yml');
-    expect(diagnostics).toEqual([]);
+    // Accepted as Ansible reads them, with a warning where the text was probably meant (issue #15).
+    expect(diagnostics.map((d) => `${where(d)} | ${d.message}`)).toEqual([
+      '12:21 warning yaml11-trap | YAML 1.1 reads on as the boolean true (so does Ansible); the environment variable gets "true"; if you meant the text, write "on"',
+      '13:18 warning yaml11-trap | YAML 1.1 reads 0755 as the integer 493 (so does Ansible); the environment variable gets "493"; if you meant the text, write "0755"',
+    ]);
     expect(config?.prefect_api_port).toBe(4200);
     expect(config?.prefect_worker_healthcheck).toBe(true);
     expect(config?.prefect_analytics_enabled).toBe(false);
     expect(config?.prefect_work_pools[0]).toMatchObject({ concurrency_limit: 1000, env: { ON_VALUE: 'true', OCTAL: '493' } });
   });
 
+  test('anchor and alias names Ansible cannot read are refused (fuzz: `bind_host: && id`)', () => {
+    for (const text of ['a: && id\n', 'a: &x.y 1\nb: *x.y\n', 'a: &\u00e9 1\n']) {
+      const source = parseYamlSource(text, 'x.yml');
+      expect(source.diagnostics.map((d) => `${d.line} ${d.rule}`)[0]).toBe('1 yaml-syntax');
+    }
+    expect(parseYamlSource('a: &x-1_y 1\nb: *x-1_y\n', 'x.yml').diagnostics).toEqual([]);
+  });
+
   test('scalars resolve as PyYAML resolves them: y/n and 1e3 stay strings', () => {
     const source = parseYamlSource('a: y\nb: n\nc: 1e3\nd: 1.0e+3\ne: yes\nf: Off\ng: 0o17\n', 'x.yml');
-    expect(source.data).toEqual({ a: 'y', b: 'n', c: '1e3', d: 1000, e: true, f: false, g: '0o17' });
+    expect(source.data).toEqual({ a: 'y', b: 'n', c: '1e3', d: new YamlNumber('float', '1.0e+3', 1000), e: true, f: false, g: '0o17' });
   });
 
   test('recursive aliases and absurd nesting are diagnostics, not stack overflows', () => {

@@ -1,6 +1,7 @@
 import { parseDocument } from 'yaml';
 import fc from 'fast-check';
 import { toAnsibleYaml, type YamlData } from '../../../src/render/yaml-data.js';
+import { VaultText, YamlNumber } from '../../../src/config/yaml11.js';
 
 /** Reads YAML back the way our tests can without Ansible: `!unsafe` resolves to the plain string. */
 function readBack(text: string): unknown {
@@ -58,11 +59,35 @@ describe('toAnsibleYaml', () => {
 });
 
 describe('inline vault values', () => {
+  it('only a value tagged !vault in the input is written as vault data; a string with the prefix stays !unsafe text', () => {
+    const text = toAnsibleYaml({ ansible_user: '$ANSIBLE_VAULT;1.1;AES256' }, 'h');
+    expect(text).toContain('ansible_user: !unsafe "$ANSIBLE_VAULT;1.1;AES256"');
+  });
+
   it('are written back as !vault block scalars that Ansible decrypts', () => {
     const vaulted = '$ANSIBLE_VAULT;1.1;AES256\n6162\n6364\n';
-    const text = toAnsibleYaml({ ansible_become_password: vaulted }, 'h');
+    const text = toAnsibleYaml({ ansible_become_password: new VaultText(vaulted) }, 'h');
     expect(text).toContain('ansible_become_password: !vault |');
     const doc = parseDocument(text, { version: '1.1', customTags: [{ tag: '!vault', resolve: (s: string) => s }] });
     expect(doc.toJS()).toEqual({ ansible_become_password: vaulted.trimEnd() }); // vault ignores the final newline
+  });
+});
+
+describe('long keys and exact numbers', () => {
+  it('a key longer than YAML allows for an implicit key takes the explicit form', () => {
+    const long = 'K'.repeat(10_000);
+    const text = toAnsibleYaml({ env: { [long]: 'v', nested: { [long]: { a: 1 } } } }, 'h');
+    expect(text).toContain(`  ? ${long}`);
+    expect(parseDocument(text, { version: '1.1', customTags: [{ tag: '!unsafe', resolve: (s: string) => s }] }).toJS()).toEqual({
+      env: { [long]: 'v', nested: { [long]: { a: 1 } } },
+    });
+  });
+
+  it('floats stay floats and big integers keep every digit', () => {
+    const text = toAnsibleYaml(
+      { a: new YamlNumber('float', '1.0', 1), b: new YamlNumber('int', '12345678901234567890', 12345678901234567890n), c: 0.5, d: new YamlNumber('float', '.inf', Infinity) },
+      'h',
+    );
+    expect(text).toContain('a: 1.0\nb: 12345678901234567890\nc: 0.5\nd: .inf\n');
   });
 });
