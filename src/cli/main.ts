@@ -11,6 +11,12 @@ import { registerRender } from '../commands/render.js';
 import { registerRun } from '../commands/run.js';
 import { registerDeployFlow } from '../commands/deploy-flow.js';
 import { registerPing } from '../commands/ping.js';
+import { registerStatus } from '../commands/status.js';
+import { registerBackup } from '../commands/backup.js';
+import { registerRestore } from '../commands/restore.js';
+import { registerFlowRun } from '../commands/flow-run.js';
+import { registerFlows } from '../commands/flows.js';
+import { registerFlowRemove } from '../commands/flow-remove.js';
 import { packageVersion } from '../util/package-root.js';
 
 export interface CommandContext {
@@ -37,6 +43,12 @@ export function buildProgram(ctx: CommandContext): Command {
   registerRun(program, ctx);
   registerDeployFlow(program, ctx);
   registerPing(program, ctx);
+  registerStatus(program, ctx);
+  registerBackup(program, ctx);
+  registerRestore(program, ctx);
+  registerFlowRun(program, ctx);
+  registerFlows(program, ctx);
+  registerFlowRemove(program, ctx);
   for (const cmd of program.commands) cmd.exitOverride().configureOutput(program.configureOutput());
   return program;
 }
