@@ -32,6 +32,8 @@ export function buildProgram(ctx: CommandContext): Command {
   const program = new Command('pag-ansible')
     .description('Deploy a self-hosted Prefect 3 cluster with Ansible, online or air-gapped.')
     .version(packageVersion(), '-V, --version')
+    // Program options only before the command: `deploy-flow --version 1.2` is the deployment's version.
+    .enablePositionalOptions()
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({
       writeOut: (s) => ctx.reporter.out(s),
