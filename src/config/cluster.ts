@@ -40,7 +40,15 @@ interface ClusterVars {
 }
 type RawEnvironment =
   | { source: 'pixi-pack'; pixi_pack_tarball: string; pixi_unpack_binary: string }
-  | { source: 'wheelhouse'; wheelhouse_dir: string; python?: string; requirement?: string; pixi_unpack_binary?: string }
+  | {
+      source: 'wheelhouse';
+      wheelhouse_dir: string;
+      python?: string;
+      requirement?: string;
+      system_site_packages?: boolean;
+      system_packages?: string[];
+      pixi_unpack_binary?: string;
+    }
   | { source: 'prefix'; prefix: string; pixi_unpack_binary?: string };
 interface RawPool {
   concurrency_limit?: number | null;
@@ -320,6 +328,8 @@ function normalise(
             wheelhouse_dir: path.resolve(base, raw.wheelhouse_dir),
             python: raw.python ?? '/usr/bin/python3',
             requirement: raw.requirement ?? `prefect==${version}`,
+            system_site_packages: raw.system_site_packages ?? false,
+            system_packages: raw.system_packages ?? [],
             ...(raw.pixi_unpack_binary !== undefined && { pixi_unpack_binary: path.resolve(base, raw.pixi_unpack_binary) }),
           }
         : {
@@ -341,6 +351,7 @@ function normalise(
           user: rawDb.user ?? 'prefect',
           pool_size: rawDb.pool_size ?? 5,
           max_overflow: rawDb.max_overflow ?? 10,
+          ...(rawDb.postgresql_version !== undefined && { postgresql_version: rawDb.postgresql_version }),
         };
 
   const apiPort = vars.prefect_api.port ?? DEFAULT_API_PORT;

@@ -5,7 +5,17 @@
 
 export type EnvironmentSource =
   | { source: 'pixi-pack'; pixi_pack_tarball: string; pixi_unpack_binary: string }
-  | { source: 'wheelhouse'; wheelhouse_dir: string; python: string; requirement: string; pixi_unpack_binary?: string }
+  | {
+      source: 'wheelhouse';
+      wheelhouse_dir: string;
+      python: string;
+      requirement: string;
+      /** The venv sees the host's packages and the wheels install with --no-deps (Debian-provided dependencies). */
+      system_site_packages: boolean;
+      /** OS packages installed before the venv is made. */
+      system_packages: string[];
+      pixi_unpack_binary?: string;
+    }
   | { source: 'prefix'; prefix: string; pixi_unpack_binary?: string };
 
 export type DatabaseConfig =
@@ -19,6 +29,8 @@ export type DatabaseConfig =
       user: string;
       pool_size: number;
       max_overflow: number;
+      /** mode local: major version to install when the host has no PostgreSQL server yet. */
+      postgresql_version?: number;
     };
 
 export interface WorkPool {

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Build the cached base rootfs once (debootstrap + preparation from /work/shared/TEST-HOSTS.md).
+# Build the cached base rootfs once (debootstrap + preparation from ../shared/TEST-HOSTS.md).
 # Prints the base directory on stdout. Safe to run concurrently: a flock serialises builders, and the base
 # counts as present only when its marker holds the current version stamp.
 set -euo pipefail
@@ -9,20 +9,38 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 mkdir -p "$PAG_TEST_CACHE"
 MARKER="$PAG_BASE_DIR/.pag-base-complete"
-if [ -f "$MARKER" ] && [ "$(cat "$MARKER")" = "$PAG_BASE_VERSION" ]; then echo "$PAG_BASE_DIR"; exit 0; fi
+STAMP="$(pag_base_key)"
+if [ -f "$MARKER" ] && [ "$(cat "$MARKER")" = "$STAMP" ]; then echo "$PAG_BASE_DIR"; exit 0; fi
 
 exec 9>"$PAG_TEST_CACHE/.base.lock"
 flock -w 1800 9 || die "timed out waiting for $PAG_TEST_CACHE/.base.lock"
 # Another process may have finished while we waited.
-if [ -f "$MARKER" ] && [ "$(cat "$MARKER")" = "$PAG_BASE_VERSION" ]; then echo "$PAG_BASE_DIR"; exit 0; fi
+if [ -f "$MARKER" ] && [ "$(cat "$MARKER")" = "$STAMP" ]; then echo "$PAG_BASE_DIR"; exit 0; fi
 
 t0=$(now_ms)
 TMP="$PAG_BASE_DIR.tmp.$$"
 rm -rf "$PAG_BASE_DIR" "$PAG_BASE_DIR".tmp.*
 trap 'rm -rf "$TMP"' EXIT
-log "building base rootfs in $TMP (debootstrap $PAG_SUITE, takes about a minute)"
+log "building base rootfs in $TMP (debootstrap $PAG_SUITE, a minute or more)"
 debootstrap --variant=minbase --include="$PAG_BASE_PACKAGES" "$PAG_SUITE" "$TMP" "$PAG_MIRROR" \
-  >"$PAG_TEST_CACHE/debootstrap.log" 2>&1 || { tail -30 "$PAG_TEST_CACHE/debootstrap.log" >&2; die "debootstrap failed"; }
+  >"$PAG_TEST_CACHE/debootstrap-$PAG_SUITE.log" 2>&1 || { tail -30 "$PAG_TEST_CACHE/debootstrap-$PAG_SUITE.log" >&2; die "debootstrap failed"; }
+
+# Extra packages go in with apt inside the new root, which resolves dependencies and alternatives properly
+# (debootstrap's --include does not, and failed to configure large Python package sets).
+if [ -n "$PAG_BASE_EXTRA" ]; then
+  log "installing $(tr ',' '\n' <<<"$PAG_BASE_EXTRA" | wc -l) extra packages with apt"
+  echo "deb $PAG_MIRROR $PAG_SUITE main" >"$TMP/etc/apt/sources.list"
+  mount -t proc proc "$TMP/proc"
+  trap 'umount "$TMP/proc" 2>/dev/null; rm -rf "$TMP"' EXIT
+  # No service may start inside the build root.
+  printf '#!/bin/sh\nexit 101\n' >"$TMP/usr/sbin/policy-rc.d"; chmod 755 "$TMP/usr/sbin/policy-rc.d"
+  { chroot "$TMP" apt-get -q update &&
+    DEBIAN_FRONTEND=noninteractive chroot "$TMP" apt-get -q -y --no-install-recommends install $(tr ',' ' ' <<<"$PAG_BASE_EXTRA")
+  } >>"$PAG_TEST_CACHE/debootstrap-$PAG_SUITE.log" 2>&1 || { tail -30 "$PAG_TEST_CACHE/debootstrap-$PAG_SUITE.log" >&2; die "apt-get install of the extra packages failed"; }
+  rm -f "$TMP/usr/sbin/policy-rc.d"
+  umount "$TMP/proc"
+  trap 'rm -rf "$TMP"' EXIT
+fi
 
 # Identity: every host gets its own at boot.
 rm -f "$TMP"/etc/ssh/ssh_host_* "$TMP/etc/hostname"
@@ -47,7 +65,7 @@ rm -rf "$TMP"/var/lib/apt/lists/* "$TMP"/var/cache/apt/archives/*.deb
 mkdir -p "$TMP/root/.ssh"
 chmod 700 "$TMP/root/.ssh"
 
-echo "$PAG_BASE_VERSION" >"$TMP/.pag-base-complete"
+echo "$STAMP" >"$TMP/.pag-base-complete"
 mv "$TMP" "$PAG_BASE_DIR"
 trap - EXIT
 log "base rootfs ready in $(( ($(now_ms) - t0) / 1000 )) s: $(du -sh "$PAG_BASE_DIR" | cut -f1)"

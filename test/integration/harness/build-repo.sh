@@ -14,7 +14,7 @@ for p in "$@"; do [[ "$p" =~ ^[a-z0-9][a-z0-9.+-]+$ ]] || die "bad package name 
 
 BASE="$("$HERE/build-base.sh")"
 PKGS=$(printf '%s\n' "$@" | sort -u | paste -sd' ')
-KEY=$(printf '%s|%s|%s' "$PAG_BASE_VERSION" "$PAG_SUITE" "$PKGS" | sha256sum | cut -c1-16)
+KEY=$(printf "%s|%s" "$(pag_base_key)" "$PKGS" | sha256sum | cut -c1-16)
 REPO="$PAG_TEST_CACHE/repos/$KEY"
 MARKER="$REPO/.pag-repo-complete"
 if [ -f "$MARKER" ]; then echo "$REPO"; exit 0; fi
@@ -25,7 +25,7 @@ flock -w 1800 9 || die "timed out waiting for $PAG_TEST_CACHE/.repo.lock"
 if [ -f "$MARKER" ]; then echo "$REPO"; exit 0; fi
 
 t0=$(now_ms)
-APTDIR="$PAG_TEST_CACHE/apt"
+APTDIR="$PAG_TEST_CACHE/apt-$PAG_SUITE"
 mkdir -p "$APTDIR/lists/partial" "$APTDIR/cache/archives/partial" "$APTDIR/etc"
 echo "deb $PAG_MIRROR $PAG_SUITE main" >"$APTDIR/etc/sources.list"
 APT_OPTS=(

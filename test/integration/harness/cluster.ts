@@ -1,6 +1,6 @@
 // Multi-host integration harness: real Debian hosts booted with systemd-nspawn on overlayfs, each in its own
 // network namespace on a private bridge (10.231.N.0/24, offline by construction), reachable over SSH with host
-// key checking on. The measured recipe behind it is /work/shared/TEST-HOSTS.md; the bash scripts next to this
+// key checking on. The measured recipe behind it is ../shared/TEST-HOSTS.md (beside the repository); the bash scripts next to this
 // file do the privileged work, this module sequences them and keeps the bookkeeping.
 //
 //   const cluster = await startCluster({ name: 'pagt', hosts: ['pag-server', 'pag-worker-1'] });
@@ -53,6 +53,8 @@ export interface ClusterOptions {
   subnet?: number;
   /** Per-host bound on "sshd answers and accepts our key". Default 90 s. */
   bootTimeoutMs?: number;
+  /** The hosts' base root filesystem (default: bookworm, standard packages). */
+  base?: BaseSpec;
 }
 
 export interface StartTimings {
@@ -102,8 +104,8 @@ function signalNumber(sig: NodeJS.Signals): number | undefined {
   return ({ SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 } as Record<string, number>)[sig];
 }
 
-async function script(name: string, args: string[], timeoutMs = 600_000): Promise<string> {
-  const r = await run(['bash', path.join(HARNESS_DIR, name), ...args], { timeoutMs });
+async function script(name: string, args: string[], timeoutMs = 600_000, env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  const r = await run(['bash', path.join(HARNESS_DIR, name), ...args], { timeoutMs, env: env as Record<string, string> });
   if (process.env['PAG_HARNESS_DEBUG'] && r.stderr) process.stderr.write(r.stderr);
   if (r.code !== 0) {
     throw new Error(`${name} ${args.join(' ')} failed (exit ${r.code}):\n${r.stderr.trim()}`);
@@ -123,17 +125,34 @@ export function harnessAvailable(): { ok: boolean; reason?: string } {
   return { ok: true };
 }
 
+/**
+ * Which base root filesystem hosts boot from: a Debian release and packages beyond the standard base. Each
+ * combination is built once and cached by content (the recipe, the release and the package list).
+ */
+export interface BaseSpec {
+  /** Debian suite: bookworm (default) or trixie. */
+  suite?: string;
+  /** Extra packages installed by debootstrap. */
+  packages?: string[];
+}
+
+/** The environment the harness scripts read the base from. */
+function baseEnv(spec: BaseSpec = {}): NodeJS.ProcessEnv {
+  const extra = [...new Set(spec.packages ?? [])].sort();
+  return { ...process.env, PAG_SUITE: spec.suite ?? 'bookworm', PAG_BASE_EXTRA: extra.join(',') };
+}
+
 /** Build (once, cached in $PAG_TEST_CACHE) the base rootfs; returns its directory. */
-export function buildBase(): Promise<string> {
-  return script('build-base.sh', [], 1_800_000);
+export function buildBase(spec: BaseSpec = {}): Promise<string> {
+  return script('build-base.sh', [], 1_800_000, baseEnv(spec));
 }
 
 /**
  * Build (once per package set, cached) a flat offline apt repository with `packages` and everything they
  * need beyond the base rootfs; returns its directory (Packages, Packages.gz, *.deb).
  */
-export function buildOfflineRepo(packages: string[]): Promise<string> {
-  return script('build-repo.sh', packages, 1_800_000);
+export function buildOfflineRepo(packages: string[], spec: BaseSpec = {}): Promise<string> {
+  return script('build-repo.sh', packages, 1_800_000, baseEnv(spec));
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -238,6 +257,8 @@ export class Cluster {
   private readonly state = new Map<string, HostState>();
   private reaperPid?: number;
   private destroyed = false;
+  /** Environment of the harness scripts: which base the hosts boot from. */
+  private readonly env: NodeJS.ProcessEnv;
 
   constructor(opts: ClusterOptions) {
     this.name = opts.name;
@@ -246,6 +267,7 @@ export class Cluster {
     this.sshKey = path.join(this.runDir, 'ssh', 'id_ed25519');
     this.knownHosts = path.join(this.runDir, 'ssh', 'known_hosts');
     this.bootTimeoutMs = opts.bootTimeoutMs ?? 90_000;
+    this.env = baseEnv(opts.base);
   }
 
   /**
@@ -398,7 +420,7 @@ export class Cluster {
    */
   async stopHost(name: string, opts: { kill?: boolean } = {}): Promise<void> {
     const h = this.mustGet(name);
-    await script('host.sh', ['down', this.name, name, ...(opts.kill ? ['--kill'] : [])]);
+    await script('host.sh', ['down', this.name, name, ...(opts.kill ? ['--kill'] : [])], 600_000, this.env);
     h.running = false;
     h.initPid = undefined;
   }
@@ -463,7 +485,7 @@ export class Cluster {
   private async launch(hosts: HostState[]): Promise<void> {
     await Promise.all(
       hosts.map(async (h) => {
-        const out = await script('host.sh', ['up', this.name, h.name, h.ip, String(h.idx)]);
+        const out = await script('host.sh', ['up', this.name, h.name, h.ip, String(h.idx)], 600_000, this.env);
         const [, init] = out.split(/\s+/);
         h.initPid = Number(init);
         h.running = true;
@@ -554,7 +576,7 @@ export async function startCluster(opts: ClusterOptions & { timings?: StartTimin
   const avail = harnessAvailable();
   if (!avail.ok) throw new Error(`integration harness unavailable: ${avail.reason}`);
   if (!/^[a-z][a-z0-9]{0,7}$/.test(opts.name)) throw new Error(`bad cluster name '${opts.name}'`);
-  await buildBase();
+  await buildBase(opts.base);
   const t0 = Date.now();
   const cluster = new Cluster(opts);
   try {

@@ -6,7 +6,7 @@
 #                                        netns/veth/cgroups (--purge: its disk too)
 # host.sh initpid CLUSTER HOST           print the container's init pid (as seen from here)
 #
-# Boot recipe measured in /work/shared/TEST-HOSTS.md. Every step that creates something has a matching
+# Boot recipe measured in ../shared/TEST-HOSTS.md (beside the repository). Every step that creates something has a matching
 # removal in `down` and in cleanup.sh.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

@@ -1,18 +1,41 @@
 # Shared settings for the pag-ansible integration harness. Sourced by the other scripts; never executed.
 # shellcheck shell=bash
 
-# Bump when the base recipe changes: a cached base with another stamp is rebuilt.
-PAG_BASE_VERSION="pagt-base-3"
+die() { echo "pag-harness: $*" >&2; exit 1; }
+log() { echo "pag-harness: $*" >&2; }
+
+# Bump when the base recipe changes in a way its inputs below do not show.
+PAG_BASE_VERSION="pagt-base-4"
+# The Debian release of the hosts (bookworm, trixie) and packages beyond the standard base (comma-separated):
+# each combination is its own cached base.
 PAG_SUITE="${PAG_SUITE:-bookworm}"
-PAG_MIRROR="${PAG_MIRROR:-http://deb.debian.org/debian}"
+PAG_BASE_EXTRA="${PAG_BASE_EXTRA:-}"
 PAG_TEST_CACHE="${PAG_TEST_CACHE:-/var/cache/pag-ansible-test}"
 PAG_BASE_PACKAGES="systemd,systemd-sysv,dbus,openssh-server,python3,python3-apt,python3-venv,python3-pip,sudo,iproute2,ca-certificates"
-PAG_BASE_DIR="$PAG_TEST_CACHE/base-$PAG_BASE_VERSION"
+
+# The Debian mirror this machine's apt already uses (never a host name written into the repository):
+# the first non-security URI of /etc/apt/sources.list.d/*.sources (deb822), else of /etc/apt/sources.list.
+apt_mirror() {
+  local uri
+  uri=$(awk 'tolower($1) == "uris:" { for (i = 2; i <= NF; i++) if ($i !~ /security/) { print $i; exit } }' \
+          /etc/apt/sources.list.d/*.sources 2>/dev/null | head -n 1)
+  [ -n "$uri" ] || uri=$(awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z+]+:\/\//) { if ($i !~ /security/) print $i; break } }' \
+          /etc/apt/sources.list 2>/dev/null | head -n 1)
+  [ -n "$uri" ] || die "no Debian mirror found in /etc/apt/sources.list.d/*.sources or /etc/apt/sources.list (set PAG_MIRROR)"
+  echo "${uri%/}"
+}
+PAG_MIRROR="${PAG_MIRROR:-$(apt_mirror)}"
+
+# The base is cached by content: the recipe (build-base.sh and this file's package list), the suite and the
+# extra packages. Change any of them and a new base is built beside the old one.
+pag_base_key() {
+  { echo "$PAG_BASE_VERSION|$PAG_SUITE|$PAG_BASE_PACKAGES|$PAG_BASE_EXTRA"; cat "$(dirname "${BASH_SOURCE[0]}")/build-base.sh"; } |
+    sha256sum | cut -c1-12
+}
+PAG_BASE_DIR="$PAG_TEST_CACHE/base-$PAG_SUITE-$(pag_base_key)"
 PAG_RUN_ROOT="${PAG_RUN_ROOT:-/var/tmp/pag-ansible-test}"
 PAG_NETNS_DIR=/run/netns
 
-die() { echo "pag-harness: $*" >&2; exit 1; }
-log() { echo "pag-harness: $*" >&2; }
 
 # dbg MSG: progress with a timestamp on stderr when PAG_HARNESS_DEBUG is set.
 dbg() { [ -z "${PAG_HARNESS_DEBUG:-}" ] || echo "pag-harness: $(date +%T.%3N) $*" >&2; }

@@ -82,8 +82,17 @@ describe('defaults and normalisation', () => {
       wheelhouse_dir: path.join(repoRoot, 'test/fixtures/config/artifacts/wheelhouse'),
       python: '/usr/bin/python3',
       requirement: 'prefect==3.4.11',
+      system_site_packages: false,
+      system_packages: [],
     });
     expect(config?.prefect_environment_id).toBe('3.4.11-wheelhouse');
+  });
+
+  test('a wheelhouse over the OS Python packages, and the PostgreSQL major version to install, reach the roles', async () => {
+    const { config, diagnostics } = await loadFixture('postgres-local-debian.yml');
+    expect(diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+    expect(config?.prefect_environment).toMatchObject({ system_site_packages: true, system_packages: ['python3-venv', 'python3-fastapi'] });
+    expect(config?.prefect_database).toMatchObject({ type: 'postgresql', mode: 'local', postgresql_version: 17 });
   });
 
   test('pixi_unpack_binary may come with the wheelhouse source, for flows with a packed environment', async () => {

@@ -2,7 +2,7 @@
 // They spawn python3 locally in temp dirs and talk to the double's server on 127.0.0.1 ports chosen free.
 import { jest } from '@jest/globals';
 import { ChildProcess, spawn, spawnSync, SpawnSyncReturns } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -161,6 +161,8 @@ describe('prefect double', () => {
     env = {
       PYTHONPATH: PREFECT_SRC, PREFECT_HOME: home, PREFECT_API_URL: api, PREFECT_API_AUTH_STRING: AUTH,
       PREFECT_TEST_DOUBLE_ACCESS_LOG: '0', PREFECT_TEST_DOUBLE_WATCH_INTERVAL: '0.2',
+      // The UI build goes where the roles put it, never into this repository's copy of the double.
+      PREFECT_UI_STATIC_DIRECTORY: join(work, 'home', 'ui'),
     };
     server = await startServer();
   });
@@ -286,6 +288,45 @@ describe('prefect double', () => {
     const gcl = await fetch(`${api}/v2/concurrency_limits/`, { method: 'POST', headers: basic(), body: JSON.stringify({ name: 'gpu', limit: 2 }) });
     expect(gcl.status).toBe(201);
     expect(((await (await fetch(`${api}/v2/concurrency_limits/gpu`, { headers: basic() })).json()) as { limit: number }).limit).toBe(2);
+  });
+
+  test('like Prefect 3.4, the first start writes the UI build into the package unless PREFECT_UI_STATIC_DIRECTORY is set', async () => {
+    // A root-owned environment as the roles install it, seen by a server that may not write there.
+    const top = mkdtempSync(join(tmpdir(), 'pag-ro-env-'));
+    chmodSync(top, 0o755);
+    const pkg = join(top, 'env');
+    cpSync(PREFECT_SRC, pkg, { recursive: true });
+    chmodSync(join(pkg, 'prefect'), 0o555);
+    const bare = { ...env, PYTHONPATH: pkg, PREFECT_HOME: join(work, 'uihome') };
+    delete bare.PREFECT_UI_STATIC_DIRECTORY;
+    const asNobody = (e: NodeJS.ProcessEnv) =>
+      run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '/usr/bin/python3', '-m', 'prefect', 'server', 'start', '--port', '1'], { env: e, cwd: top });
+    try {
+      if (process.getuid?.() === 0) {
+        const denied = asNobody(bare);
+        expect(denied.status).toBe(1);
+        expect(denied.stderr).toMatch(/PermissionError: \[Errno 13\] Permission denied: '.*\/env\/prefect\/ui_build'/);
+      }
+      // With the static directory under PREFECT_HOME, the same environment starts and serves the UI from there.
+      const ui = join(work, 'uihome', 'ui');
+      const uiPort = await freePort();
+      const child = spawn('python3', ['-m', 'prefect', 'server', 'start', '--host', '127.0.0.1', '--port', String(uiPort)], {
+        env: { ...bare, PREFECT_UI_STATIC_DIRECTORY: ui, PREFECT_SERVER_ANALYTICS_ENABLED: 'false' },
+        stdio: 'ignore',
+      });
+      children.push(child);
+      const page = await waitFor(async () => {
+        const r = await fetch(`http://127.0.0.1:${uiPort}/`).catch(() => undefined);
+        return r?.ok ? r.text() : undefined;
+      });
+      expect(page).toContain('Prefect UI');
+      expect(readFileSync(join(ui, 'UI_SERVE_BASE'), 'utf8')).toMatch(/^\d+\.\d+\.\d+:\/$/);
+      expect(existsSync(join(pkg, 'prefect', 'ui_build'))).toBe(false);
+      await stop(child);
+    } finally {
+      chmodSync(join(pkg, 'prefect'), 0o755);
+      rmSync(top, { recursive: true, force: true });
+    }
   });
 
   test('unreachable PostgreSQL: server refuses to start (real migrations fail at start-up)', async () => {

@@ -81,7 +81,7 @@ function hostileCluster(s: string[]): ClusterConfig {
     prefect_install_dir: pick(5),
     prefect_home: pick(6),
     prefect_flows_dir: pick(7),
-    prefect_environment: { source: 'wheelhouse', wheelhouse_dir: pick(8), python: pick(9), requirement: pick(10) },
+    prefect_environment: { source: 'wheelhouse', wheelhouse_dir: pick(8), python: pick(9), requirement: pick(10), system_site_packages: false, system_packages: [] },
     prefect_api_url: pick(11),
     prefect_api_bind_host: pick(12),
     prefect_database: { type: 'postgresql', mode: 'external', host: pick(13), port: 5432, name: pick(14), user: pick(15), pool_size: 5, max_overflow: 10 },

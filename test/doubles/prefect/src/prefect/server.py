@@ -184,6 +184,7 @@ def paginate(items: List[Any], body: Dict[str, Any]) -> List[Any]:
 class App:
     def __init__(self, store: Store, db_cfg: Dict[str, Any], auth_string: Optional[str], ui_api_url: str) -> None:
         self.store, self.db_cfg, self.auth_string, self.ui_api_url = store, db_cfg, auth_string, ui_api_url
+        self.ui_dir = ""
         self.routes: List[Tuple[str, re.Pattern, Callable[..., Any]]] = []
         r = self.route
         r("GET", "/api/health", lambda b: (200, True))
@@ -831,8 +832,8 @@ def make_handler(app: App) -> type:
             if path.rstrip("/") == "/ui-settings":
                 return self._send(200, {"api_url": app.ui_api_url, "csrf_enabled": False,
                                         "auth": "BASIC" if app.auth_string else None, "flags": []})
-            page = ("<!doctype html><html><head><title>Prefect Server</title></head><body>"
-                    "<div id=\"app\">Prefect UI (test double)</div></body></html>").encode()
+            with open(os.path.join(app.ui_dir, "index.html"), "rb") as f:
+                page = f.read()
             return self._send(200, None, raw=page, ctype="text/html; charset=utf-8")
 
         do_GET = do_POST = do_PATCH = do_DELETE = do_PUT = do_HEAD = _handle
@@ -848,7 +849,39 @@ BANNER = r"""
 """
 
 
+UI_PAGE = ("<!doctype html><html><head><title>Prefect Server</title></head><body>"
+           "<div id=\"app\">Prefect UI (test double)</div></body></html>")
+
+
+def prepare_ui() -> str:
+    """Write the UI build the way Prefect 3.4's create_ui_app does at start-up: into PREFECT_UI_STATIC_DIRECTORY,
+    else into ui_build inside the package, unless a build for this version and serve base is already there
+    (its UI_SERVE_BASE file). A directory the server cannot write stops the start with PermissionError."""
+    static_dir = settings.ui_static_directory() or os.path.join(os.path.dirname(os.path.abspath(__file__)), "ui_build")
+    cache_key = f"{__version__}:{settings.ui_serve_base()}"
+    reference = os.path.join(static_dir, "UI_SERVE_BASE")
+    try:
+        with open(reference) as f:
+            if f.read() == cache_key:
+                return static_dir
+    except OSError:
+        pass
+    os.makedirs(static_dir, exist_ok=True)
+    with open(os.path.join(static_dir, "index.html"), "w") as f:
+        f.write(UI_PAGE)
+    with open(reference, "w") as f:
+        f.write(cache_key)
+    return static_dir
+
+
 def serve(host: str, port: int) -> int:
+    try:
+        ui_dir = prepare_ui()
+    except PermissionError as exc:
+        import traceback
+        traceback.print_exc()
+        sys.stderr.write(f"PermissionError: {exc}\n")
+        return 1
     home = settings.home()
     home.mkdir(parents=True, exist_ok=True)
     db_cfg = settings.database_config()
@@ -870,6 +903,7 @@ def serve(host: str, port: int) -> int:
     httpd.daemon_threads = True
     store = Store(store_path)
     app = App(store, db_cfg, settings.server_auth_string(), settings.ui_api_url(host, port))
+    app.ui_dir = ui_dir
     httpd.RequestHandlerClass = make_handler(app)
     info = {
         "test_double": True, "pid": os.getpid(), "version": __version__, "host": host, "port": port,

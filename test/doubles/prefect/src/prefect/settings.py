@@ -80,6 +80,15 @@ def ui_api_url(host: str, port: int) -> str:
     return f"http://{host}:{port}/api"
 
 
+def ui_static_directory() -> Optional[str]:
+    """PREFECT_UI_STATIC_DIRECTORY: where the server writes its UI build (None: inside the package)."""
+    return env("PREFECT_UI_STATIC_DIRECTORY", "PREFECT_SERVER_UI_STATIC_DIRECTORY")
+
+
+def ui_serve_base() -> str:
+    return env("PREFECT_UI_SERVE_BASE", "PREFECT_SERVER_UI_SERVE_BASE", default="/")  # type: ignore[return-value]
+
+
 def cli_wrap_lines() -> bool:
     return env_bool("PREFECT_CLI_WRAP_LINES", default=True)
 
