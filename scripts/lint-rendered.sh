@@ -13,10 +13,12 @@ export ANSIBLE_CONFIG="$out/tree/ansible.cfg" ANSIBLE_INVENTORY_UNPARSED_FAILED=
 echo "--- ansible-playbook --syntax-check"
 ansible-playbook --syntax-check main.yml
 ansible-playbook --syntax-check prefect-flow-deployment.yml -e flow_dir=/tmp -e flow_entrypoint=main.py:my_workflow
+ansible-playbook --syntax-check prefect-backup.yml prefect-restore.yml
+ansible-playbook --syntax-check prefect-flow-remove.yml -e deployment_name=x
 
 echo "--- yamllint"
 yamllint -s -c "$out/tree/.yamllint" .
 
 echo "--- ansible-lint --profile production"
-ansible-lint --offline --profile production --nocolor main.yml prefect-flow-deployment.yml roles/
+ansible-lint --offline --profile production --nocolor main.yml prefect-flow-deployment.yml prefect-backup.yml prefect-restore.yml prefect-flow-remove.yml roles/
 echo "rendered tree is clean"

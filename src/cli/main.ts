@@ -12,6 +12,12 @@ import { registerRender } from '../commands/render.js';
 import { registerRun } from '../commands/run.js';
 import { registerDeployFlow } from '../commands/deploy-flow.js';
 import { registerPing } from '../commands/ping.js';
+import { registerStatus } from '../commands/status.js';
+import { registerBackup } from '../commands/backup.js';
+import { registerRestore } from '../commands/restore.js';
+import { registerFlowRun } from '../commands/flow-run.js';
+import { registerFlows } from '../commands/flows.js';
+import { registerFlowRemove } from '../commands/flow-remove.js';
 import { packageVersion } from '../util/package-root.js';
 
 export type { CommandContext } from './context.js';
@@ -20,6 +26,8 @@ export function buildProgram(ctx: CommandContext): Command {
   const program = new Command('pag-ansible')
     .description('Deploy a self-hosted Prefect 3 cluster with Ansible, online or air-gapped.')
     .version(packageVersion(), '-V, --version')
+    // Program options only before the command: `deploy-flow --version 1.2` is the deployment's version.
+    .enablePositionalOptions()
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({
       writeOut: (s) => ctx.reporter.out(s),
@@ -31,6 +39,12 @@ export function buildProgram(ctx: CommandContext): Command {
   registerRun(program, ctx);
   registerDeployFlow(program, ctx);
   registerPing(program, ctx);
+  registerStatus(program, ctx);
+  registerBackup(program, ctx);
+  registerRestore(program, ctx);
+  registerFlowRun(program, ctx);
+  registerFlows(program, ctx);
+  registerFlowRemove(program, ctx);
   for (const cmd of program.commands) cmd.exitOverride().configureOutput(program.configureOutput());
   return program;
 }

@@ -78,3 +78,45 @@ export function checkDeploymentName(name: string): string {
   }
   return name;
 }
+
+/** Deployment options of deploy-flow; only the keys the user gave (the rest is left to Prefect). */
+export interface DeploymentOptions {
+  tags?: string[];
+  description?: string;
+  version?: string;
+  concurrency_limit?: number;
+  env?: Record<string, string>;
+}
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** `--tag`, `--description`, `--version`, `--concurrency-limit`, `--env k=v`: checked, UsageError on bad values. */
+export function parseDeploymentOptions(o: { tag?: string[]; description?: string; version?: string; concurrencyLimit?: string; env?: string[] }): DeploymentOptions {
+  const out: DeploymentOptions = {};
+  if (o.tag !== undefined) {
+    for (const t of o.tag) if (t.trim() === '' || t !== t.trim()) throw new UsageError(`--tag ${JSON.stringify(t)}: a tag must be non-empty, without leading or trailing spaces`);
+    out.tags = [...new Set(o.tag)].sort();
+  }
+  if (o.description !== undefined) out.description = o.description;
+  if (o.version !== undefined) {
+    if (o.version.trim() === '') throw new UsageError('--version must not be empty');
+    out.version = o.version;
+  }
+  if (o.concurrencyLimit !== undefined) {
+    if (!/^\d+$/.test(o.concurrencyLimit) || Number(o.concurrencyLimit) < 1 || Number(o.concurrencyLimit) > 100000) {
+      throw new UsageError(`--concurrency-limit ${JSON.stringify(o.concurrencyLimit)}: expected a whole number of concurrent runs, at least 1`);
+    }
+    out.concurrency_limit = Number(o.concurrencyLimit);
+  }
+  if (o.env !== undefined) {
+    const env: Record<string, string> = {};
+    for (const arg of o.env) {
+      const eq = arg.indexOf('=');
+      const key = eq > 0 ? arg.slice(0, eq) : '';
+      if (!ENV_NAME.test(key)) throw new UsageError(`--env ${JSON.stringify(arg)}: expected NAME=value with NAME a shell variable name`);
+      env[key] = arg.slice(eq + 1);
+    }
+    out.env = env;
+  }
+  return out;
+}

@@ -54,6 +54,7 @@ describe('pag-ansible deploy-flow', () => {
       flow_interval: 0,
       flow_packed_env: u(''),
       flow_use_packed_env: false,
+      flow_options: {},
       prefect_api_auth_string: u(AUTH_STRING),
     });
     expect(reporter.errText()).toMatch(/on work pool cpu-pool \(default; --work-pool to choose\)/);
@@ -124,6 +125,96 @@ describe('pag-ansible deploy-flow', () => {
       exitCode: 99,
       message: expect.stringMatching(/interrupted by the user/),
     });
+  });
+});
+
+describe('deployment options', () => {
+  it('passes tags, description, version, concurrency limit and env as flow_options (unsafe strings)', async () => {
+    await deploy([
+      '--flow-dir', 'flows/demo', '--entrypoint', 'main.py:my_workflow',
+      '--tag', 'holo', '--tag', 'askap', '--tag', 'holo', '--description', 'Holography {{ x }}', '--version', '1.2',
+      '--concurrency-limit', '2', '--env', 'OMP_NUM_THREADS=4', '--env', 'A=b=c',
+    ]);
+    const { vars } = await varsOf();
+    expect(vars.flow_options).toEqual({
+      tags: [u('askap'), u('holo')],
+      description: u('Holography {{ x }}'),
+      version: u('1.2'),
+      concurrency_limit: 2,
+      env: { OMP_NUM_THREADS: u('4'), A: u('b=c') },
+    });
+  });
+
+  it('rejects bad values with exit 2 before anything runs', async () => {
+    const base = ['--flow-dir', 'flows/demo', '--entrypoint', 'main.py:my_workflow'];
+    await expect(deploy([...base, '--concurrency-limit', '0'])).rejects.toThrow(/--concurrency-limit "0"/);
+    await expect(deploy([...base, '--env', '1X=2'])).rejects.toThrow(/--env "1X=2"/);
+    await expect(deploy([...base, '--tag', ' '])).rejects.toThrow(UsageError);
+    await expect(deploy(['--flow-dir', 'flows/demo'])).rejects.toThrow(/--entrypoint .* or --prefect-yaml/);
+    await expect(fake.record()).rejects.toThrow(/ENOENT/);
+  });
+});
+
+describe('--prefect-yaml', () => {
+  const project = (pull: string, extra = '') => `name: demo
+prefect-version: 3.4.11
+build: null
+push: null
+pull:
+${pull}
+deployments:
+  - name: hello
+    entrypoint: main.py:my_workflow
+    parameters: {name: alma}
+    tags: [alma]
+    work_pool: {name: cpu-pool, job_variables: {env: {MODE: fast}}}
+    schedules:
+      - cron: "0 3 * * *"
+  - name: hello-gpu
+    entrypoint: main.py:my_workflow
+    description: on the GPUs
+    work_pool: {name: gpu-pool}
+${extra}`;
+
+  it('deploys every deployment of the file, in order, with its settings', async () => {
+    await writeFile(join(flowDir, 'prefect.yaml'), project('  - prefect.deployments.steps.set_working_directory:\n      directory: /home/alma/project'));
+    const calls: Record<string, unknown>[] = [];
+    const { deployFlowAction } = await import('../../../src/commands/deploy-flow.js');
+    const { clusterDeps } = await import('../../../src/commands/cluster-input.js');
+    const ctx: CommandContext = { reporter, exitCode: 0, cwd: fake.dir, env: fake.env() };
+    await deployFlowAction({ inventory: 'inventory.yml', secrets: 'secrets.yml', prefectYaml: 'flows/demo/prefect.yaml' }, [], ctx, {
+      ...clusterDeps,
+      runPlaybook: async (spec) => {
+        calls.push(spec.extraVars as Record<string, unknown>);
+        return { exitCode: 0, argv: [] };
+      },
+    });
+    expect(calls.map((c) => [c.deployment_name, c.work_pool, c.flow_dir])).toEqual([
+      ['hello', 'cpu-pool', flowDir],
+      ['hello-gpu', 'gpu-pool', flowDir],
+    ]);
+    expect(calls[0]).toMatchObject({ flow_parameters: { name: 'alma' }, flow_cron: '0 3 * * *', flow_options: { tags: ['alma'], env: { MODE: 'fast' } } });
+    expect(calls[1]).toMatchObject({ flow_cron: '', flow_options: { description: 'on the GPUs' } });
+  });
+
+  it('refuses git clone and pip install pull steps, naming the line and the reason', async () => {
+    await writeFile(join(flowDir, 'prefect.yaml'), project('  - prefect.deployments.steps.git_clone:\n      repository: https://example.invalid/x.git'));
+    await expect(deploy(['--prefect-yaml', 'flows/demo/prefect.yaml'])).rejects.toMatchObject({
+      exitCode: 1,
+      message: expect.stringMatching(/^flows\/demo\/prefect\.yaml:6:5: refusing the pull step prefect\.deployments\.steps\.git_clone: it clones a repository over the network/),
+    });
+    await writeFile(join(flowDir, 'prefect.yaml'), project('  - prefect.deployments.steps.run_shell_script:\n      script: pip install -r requirements.txt'));
+    await expect(deploy(['--prefect-yaml', 'flows/demo/prefect.yaml'])).rejects.toThrow(/its script fetches code or packages from the network/);
+    await writeFile(join(flowDir, 'prefect.yaml'), project('  - prefect.deployments.steps.pip_install_requirements:\n      requirements_file: r.txt'));
+    await expect(deploy(['--prefect-yaml', 'flows/demo/prefect.yaml'])).rejects.toThrow(/installs packages from a package index/);
+    await expect(fake.record()).rejects.toThrow(/ENOENT/);
+  });
+
+  it('refuses flags the file already sets', async () => {
+    await writeFile(join(flowDir, 'prefect.yaml'), project('  []'));
+    await expect(deploy(['--prefect-yaml', 'flows/demo/prefect.yaml', '--tag', 'x', '--entrypoint', 'main.py:my_workflow'])).rejects.toThrow(
+      '--prefect-yaml takes every deployment setting from the file: leave out --entrypoint, --tag',
+    );
   });
 });
 

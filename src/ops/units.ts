@@ -1,0 +1,98 @@
+/**
+ * The `prefect-*` systemd units of every host, read with ONE ad-hoc Ansible call
+ * (`ansible all -m ansible.builtin.command -a "systemctl show … prefect-*"`) whose result comes back through
+ * Ansible's `json` stdout callback: no playbook, no per-host task list, no fact gathering.
+ */
+
+export interface UnitState {
+  /** e.g. `prefect-worker-cpu-pool.service` */
+  unit: string;
+  /** `active`, `inactive`, `failed`, `activating` … */
+  active: string;
+  /** `running`, `dead`, `auto-restart` … */
+  sub: string;
+  /** `enabled`, `disabled` … */
+  enabled: string;
+  /** When the unit last became active (systemd's own text), empty when never. */
+  since: string;
+  /** How often systemd restarted it (Restart=always), when known. */
+  restarts?: number;
+}
+
+export interface HostUnits {
+  host: string;
+  reachable: boolean;
+  /** Why the host could not be read (unreachable, command failed). */
+  error?: string;
+  units: UnitState[];
+}
+
+/** Properties asked of systemctl; a pattern matches the loaded units (enabled units are always loaded). */
+export const UNIT_PROPERTIES = ['Id', 'LoadState', 'ActiveState', 'SubState', 'UnitFileState', 'ActiveEnterTimestamp', 'NRestarts'];
+
+/** The command module's argument string (no shell: the pattern reaches systemctl unexpanded). */
+export function unitsCommand(): string {
+  return `systemctl show --no-pager --property=${UNIT_PROPERTIES.join(',')} -- 'prefect-*'`;
+}
+
+/** Parses `systemctl show` output: one `Key=Value` block per unit, blocks separated by blank lines. */
+export function parseSystemctlShow(text: string): UnitState[] {
+  const units: UnitState[] = [];
+  for (const block of text.split(/\n\s*\n/)) {
+    const props: Record<string, string> = {};
+    for (const line of block.split('\n')) {
+      const eq = line.indexOf('=');
+      if (eq > 0) props[line.slice(0, eq).trim()] = line.slice(eq + 1).trim();
+    }
+    if (props.Id === undefined || props.Id === '') continue;
+    if (props.LoadState === 'not-found') continue;
+    const u: UnitState = {
+      unit: props.Id,
+      active: props.ActiveState ?? 'unknown',
+      sub: props.SubState ?? 'unknown',
+      enabled: props.UnitFileState ?? '',
+      since: props.ActiveEnterTimestamp ?? '',
+    };
+    if (props.NRestarts !== undefined && /^\d+$/.test(props.NRestarts)) u.restarts = Number(props.NRestarts);
+    units.push(u);
+  }
+  return units.sort((a, b) => a.unit.localeCompare(b.unit));
+}
+
+interface JsonCallbackHostResult {
+  stdout?: string;
+  stderr?: string;
+  rc?: number;
+  msg?: string;
+  unreachable?: boolean;
+  failed?: boolean;
+}
+
+/**
+ * Reads the `json` stdout callback's document (`{plays: [{tasks: [{hosts: {NAME: result}}]}], stats}`).
+ * Hosts of `expected` that have no result at all are reported unreachable too (Ansible gave up on them).
+ */
+export function parseUnitsResult(stdout: string, expected: string[]): HostUnits[] {
+  // Warnings may precede the document on stdout: start at the first line that opens it.
+  const start = stdout.search(/^\{/m);
+  if (start < 0) throw new Error(`no JSON document in ansible's output: ${stdout.slice(0, 200)}`);
+  const doc = JSON.parse(stdout.slice(start)) as {
+    plays?: { tasks?: { hosts?: Record<string, JsonCallbackHostResult> }[] }[];
+  };
+  const results: Record<string, JsonCallbackHostResult> = {};
+  for (const play of doc.plays ?? []) for (const task of play.tasks ?? []) Object.assign(results, task.hosts ?? {});
+  const hosts = new Set([...expected, ...Object.keys(results)]);
+  return [...hosts].sort().map((host): HostUnits => {
+    const r = results[host];
+    if (r === undefined) return { host, reachable: false, error: 'no answer', units: [] };
+    if (r.unreachable) return { host, reachable: false, error: firstLine(r.msg ?? 'unreachable'), units: [] };
+    if (r.failed || (r.rc !== undefined && r.rc !== 0)) {
+      return { host, reachable: true, error: firstLine(r.stderr || r.msg || `rc ${r.rc}`), units: parseSystemctlShow(r.stdout ?? '') };
+    }
+    return { host, reachable: true, units: parseSystemctlShow(r.stdout ?? '') };
+  });
+}
+
+function firstLine(s: string): string {
+  return s.split('\n').find((l) => l.trim() !== '')?.trim() ?? s;
+}
