@@ -2,6 +2,8 @@
  * `pag-ansible status`: the cluster's health in one pass (Prefect API from the controller, every host's
  * `prefect-*` units through one ad-hoc Ansible call, both at once). Exit 0 healthy, 5 degraded.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import type { CommandContext } from '../cli/main.js';
@@ -32,7 +34,7 @@ export async function statusAction(opts: StatusOptions, ctx: CommandContext, dep
   if (opts.format !== 'text' && opts.format !== 'json') throw new UsageError(`--format ${JSON.stringify(opts.format)}: expected text or json`);
   const timeout = parseTimeout(opts.timeout);
   const { collectStatus, formatStatusText, DEGRADED_EXIT } = await import('../ops/status.js');
-  const { parseUnitsResult, unitsCommand } = await import('../ops/units.js');
+  const { readUnitsTree, unitsCommand } = await import('../ops/units.js');
   const { defaultBackupDir, newestBackup } = await import('../ops/backup-archive.js');
   const { clientFor } = await import('../prefect-api/connect.js');
 
@@ -43,21 +45,26 @@ export async function statusAction(opts: StatusOptions, ctx: CommandContext, dep
   const report = await collectStatus(config, {
     client: clientFor(config, secrets, { timeoutMs: timeout * 1000, ...(deps.fetch !== undefined && { fetch: deps.fetch }) }),
     readUnits: async () => {
-      const result = await deps.runAdhoc({
-        renderedDir: outDir,
-        pattern: 'all',
-        module: 'ansible.builtin.command',
-        moduleArgs: unitsCommand(),
-        // One JSON document on stdout instead of per-host text.
-        env: { ...ctx.env, ANSIBLE_STDOUT_CALLBACK: 'json' },
-        stdio: 'pipe',
-        extraArgs: ['--timeout', String(timeout)],
-      });
+      const tree = await mkdtemp(path.join(os.tmpdir(), 'pag-status-'));
       try {
-        return parseUnitsResult(result.stdout ?? '', hosts);
-      } catch (e) {
-        const why = (result.stderr ?? '').trim().split('\n').slice(-3).join(' ') || (e as Error).message;
-        return hosts.map((host) => ({ host, reachable: false, error: `ansible exited ${result.exitCode}: ${why}`, units: [] }));
+        const result = await deps.runAdhoc({
+          renderedDir: outDir,
+          pattern: 'all',
+          module: 'ansible.builtin.command',
+          moduleArgs: unitsCommand(),
+          env: ctx.env,
+          stdio: 'pipe',
+          // One JSON document per host in a private directory instead of per-host text.
+          extraArgs: ['--tree', tree, '--timeout', String(timeout)],
+        });
+        const units = await readUnitsTree(tree, hosts);
+        if (units.every((h) => h.error === 'no answer') && result.exitCode !== 0) {
+          const why = (result.stderr ?? '').trim().split('\n').slice(-3).join(' ');
+          return hosts.map((host) => ({ host, reachable: false, error: `ansible exited ${result.exitCode}: ${why}`, units: [] }));
+        }
+        return units;
+      } finally {
+        await rm(tree, { recursive: true, force: true });
       }
     },
     lastBackup: async () => {

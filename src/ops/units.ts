@@ -1,8 +1,11 @@
 /**
  * The `prefect-*` systemd units of every host, read with ONE ad-hoc Ansible call
- * (`ansible all -m ansible.builtin.command -a "systemctl show … prefect-*"`) whose result comes back through
- * Ansible's `json` stdout callback: no playbook, no per-host task list, no fact gathering.
+ * (`ansible all -m ansible.builtin.command -a "systemctl show … prefect-*" --tree DIR`) whose results ansible-core's
+ * built-in tree callback writes as one JSON document per host (the `json` stdout callback is not part of
+ * ansible-core): no playbook, no per-host task list, no fact gathering.
  */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 
 export interface UnitState {
   /** e.g. `prefect-worker-cpu-pool.service` */
@@ -59,7 +62,7 @@ export function parseSystemctlShow(text: string): UnitState[] {
   return units.sort((a, b) => a.unit.localeCompare(b.unit));
 }
 
-interface JsonCallbackHostResult {
+interface HostResult {
   stdout?: string;
   stderr?: string;
   rc?: number;
@@ -69,18 +72,24 @@ interface JsonCallbackHostResult {
 }
 
 /**
- * Reads the `json` stdout callback's document (`{plays: [{tasks: [{hosts: {NAME: result}}]}], stats}`).
- * Hosts of `expected` that have no result at all are reported unreachable too (Ansible gave up on them).
+ * Reads the per-host documents `ansible --tree DIR` wrote. Hosts of `expected` without a document are reported
+ * unreachable too (Ansible gave up on them before a result).
  */
-export function parseUnitsResult(stdout: string, expected: string[]): HostUnits[] {
-  // Warnings may precede the document on stdout: start at the first line that opens it.
-  const start = stdout.search(/^\{/m);
-  if (start < 0) throw new Error(`no JSON document in ansible's output: ${stdout.slice(0, 200)}`);
-  const doc = JSON.parse(stdout.slice(start)) as {
-    plays?: { tasks?: { hosts?: Record<string, JsonCallbackHostResult> }[] }[];
-  };
-  const results: Record<string, JsonCallbackHostResult> = {};
-  for (const play of doc.plays ?? []) for (const task of play.tasks ?? []) Object.assign(results, task.hosts ?? {});
+export async function readUnitsTree(dir: string, expected: string[]): Promise<HostUnits[]> {
+  const results: Record<string, HostResult> = {};
+  await Promise.all(
+    expected.map(async (host) => {
+      try {
+        results[host] = JSON.parse(await readFile(path.join(dir, host), 'utf8')) as HostResult;
+      } catch {
+        // no document: no answer from this host
+      }
+    }),
+  );
+  return unitsFromResults(results, expected);
+}
+
+export function unitsFromResults(results: Record<string, HostResult>, expected: string[]): HostUnits[] {
   const hosts = new Set([...expected, ...Object.keys(results)]);
   return [...hosts].sort().map((host): HostUnits => {
     const r = results[host];

@@ -8,6 +8,8 @@
 //   FAKE_ANSIBLE_SLEEP_MS stay alive this long before exiting (for signal tests)
 //   FAKE_ANSIBLE_STDOUT   text printed to stdout
 //   FAKE_ANSIBLE_GRANDCHILD  start a `sleep 60` child first (like Ansible's workers); its pid is recorded
+//   FAKE_ANSIBLE_TREE     JSON {host: result}: with `--tree DIR` (ad hoc), each result is written to DIR/<host>, one
+//                         JSON document per host, as ansible-core's tree callback does
 // For `ansible` (ad hoc), FAKE_ANSIBLE_ADHOC_EXIT / _RECAP / _STDOUT, when set, replace the three above, so a test can
 // give run's reachability round and its playbook different outcomes. The record is also written to
 // $FAKE_ANSIBLE_RECORD.<program>, so both calls of one run can be read.
@@ -59,6 +61,13 @@ if (env.FAKE_ANSIBLE_RECORD) {
 }
 
 if (env.FAKE_ANSIBLE_STDOUT) process.stdout.write(env.FAKE_ANSIBLE_STDOUT);
+
+const treeAt = argv.findIndex((a) => a === '--tree' || a === '-t');
+if (treeAt >= 0 && argv[treeAt + 1] && env.FAKE_ANSIBLE_TREE) {
+  const dir = argv[treeAt + 1];
+  fs.mkdirSync(dir, { recursive: true });
+  for (const [host, result] of Object.entries(JSON.parse(env.FAKE_ANSIBLE_TREE))) fs.writeFileSync(path.join(dir, host), JSON.stringify(result));
+}
 
 function writeRecap() {
   const target = env.PAG_ANSIBLE_RECAP_FILE;

@@ -41,9 +41,9 @@ async function run(register: Register, args: string[], env: Record<string, strin
 const unit = (id: string, active = 'active', sub = 'running') =>
   `Id=${id}\nLoadState=loaded\nActiveState=${active}\nSubState=${sub}\nUnitFileState=enabled\nActiveEnterTimestamp=Wed 2026-12-02 10:00:00 UTC\nNRestarts=0\n`;
 
-/** What `ansible all -m command` prints with ANSIBLE_STDOUT_CALLBACK=json. */
+/** The per-host results `ansible all -m command --tree DIR` writes (the fake writes them as ansible-core does). */
 function unitsDoc(hosts: Record<string, object>): string {
-  return `${JSON.stringify({ plays: [{ play: { name: 'Ansible Ad-Hoc' }, tasks: [{ hosts, task: { name: 'ansible.builtin.command' } }] }], stats: {} })}\n`;
+  return JSON.stringify(hosts);
 }
 
 const healthyHosts = {
@@ -55,7 +55,7 @@ const healthyHosts = {
 describe('pag-ansible status', () => {
   it('reports a healthy cluster, exits 0, reads units with one ad-hoc call and the API with basic auth', async () => {
     healthyRoutes(api);
-    const ctx = await run(registerStatus, ['status', '-i', 'inventory.yml', '-s', 'secrets.yml'], { FAKE_ANSIBLE_STDOUT: unitsDoc(healthyHosts) });
+    const ctx = await run(registerStatus, ['status', '-i', 'inventory.yml', '-s', 'secrets.yml'], { FAKE_ANSIBLE_TREE: unitsDoc(healthyHosts) });
     const text = reporter.outs.join('\n');
     expect(ctx.exitCode).toBe(0);
     expect(text).toMatch(/ready: {8}yes, Prefect 3\.4\.11/);
@@ -67,7 +67,7 @@ describe('pag-ansible status', () => {
     const rec = await fake.record();
     expect(rec.program).toBe('ansible');
     expect(rec.argv).toEqual(expect.arrayContaining(['all', '-m', 'ansible.builtin.command', '-a', expect.stringMatching(/^systemctl show .*'prefect-\*'$/)]));
-    expect(rec.env.ANSIBLE_STDOUT_CALLBACK).toBe('json');
+    expect(rec.argv).toEqual(expect.arrayContaining(['--tree']));
     // The secret never reaches ansible (no extra-vars file) and is sent to the API only.
     expect(rec.extraVarFiles).toEqual([]);
     expect(JSON.stringify(rec)).not.toContain('lookup');
@@ -91,7 +91,7 @@ describe('pag-ansible status', () => {
       'pag-worker-1': { unreachable: true, msg: 'Failed to connect to the host via ssh: timed out\n' },
       'pag-worker-2': { rc: 0, stdout: `${unit('prefect-worker-cpu-pool.service')}\n${unit('prefect-worker-gpu-pool.service', 'inactive', 'dead')}` },
     };
-    const ctx = await run(registerStatus, ['status', '-i', 'inventory.yml', '-s', 'secrets.yml', '--format', 'json'], { FAKE_ANSIBLE_STDOUT: unitsDoc(hosts), FAKE_ANSIBLE_EXIT: '4' });
+    const ctx = await run(registerStatus, ['status', '-i', 'inventory.yml', '-s', 'secrets.yml', '--format', 'json'], { FAKE_ANSIBLE_TREE: unitsDoc(hosts), FAKE_ANSIBLE_EXIT: '4' });
     expect(ctx.exitCode).toBe(5);
     const report = JSON.parse(reporter.outs.join('')) as { healthy: boolean; problems: string[]; unreachable_hosts: string[] };
     expect(report.healthy).toBe(false);
@@ -105,7 +105,7 @@ describe('pag-ansible status', () => {
 
   it('still reports the hosts when the API is down, and counts late and crashed runs as problems', async () => {
     api.routes.set('GET /ready', { status: 503, body: { message: 'Database is not available' } });
-    const ctx = await run(registerStatus, ['status', '-i', 'inventory.yml', '-s', 'secrets.yml'], { FAKE_ANSIBLE_STDOUT: unitsDoc(healthyHosts) });
+    const ctx = await run(registerStatus, ['status', '-i', 'inventory.yml', '-s', 'secrets.yml'], { FAKE_ANSIBLE_TREE: unitsDoc(healthyHosts) });
     expect(ctx.exitCode).toBe(5);
     expect(reporter.outs.join('\n')).toMatch(/the server is not ready \(not ready: Database is not available\)/);
 
@@ -115,7 +115,7 @@ describe('pag-ansible status', () => {
       return { status: 200, body: [{ id: 'r1', name: 'brave-fox', flow_id: 'f', deployment_id: 'd', state: { type: crashed ? 'CRASHED' : 'SCHEDULED', name: crashed ? 'Crashed' : 'Late' }, work_pool_name: 'cpu-pool' }] };
     });
     reporter.outs.length = 0;
-    const ctx2 = await run(registerStatus, ['status', '-i', 'inventory.yml', '-s', 'secrets.yml'], { FAKE_ANSIBLE_STDOUT: unitsDoc(healthyHosts) });
+    const ctx2 = await run(registerStatus, ['status', '-i', 'inventory.yml', '-s', 'secrets.yml'], { FAKE_ANSIBLE_TREE: unitsDoc(healthyHosts) });
     expect(ctx2.exitCode).toBe(5);
     expect(reporter.outs.join('\n')).toMatch(/1 late, 1 crashed[\s\S]*Late +brave-fox r1 \(pool cpu-pool\)[\s\S]*Crashed +brave-fox/);
   });
@@ -127,7 +127,7 @@ describe('pag-ansible status', () => {
     await writeFile(join(work, 'prefect.db'), 'SQLite format 3\0');
     await writeManifest(work, { created: '2026-12-01T03:00:00Z' });
     await packBackup(work, join(fake.dir, 'backups', 'prefect-backup-20261201T030000Z.tar'));
-    await run(registerStatus, ['status', '-i', 'inventory.yml', '-s', 'secrets.yml'], { FAKE_ANSIBLE_STDOUT: unitsDoc(healthyHosts) });
+    await run(registerStatus, ['status', '-i', 'inventory.yml', '-s', 'secrets.yml'], { FAKE_ANSIBLE_TREE: unitsDoc(healthyHosts) });
     expect(reporter.outs.join('\n')).toMatch(/last backup: {2}2026-12-01T03:00:00Z \(.* ago\) backups\/prefect-backup-20261201T030000Z\.tar/);
   });
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { applyRetention, backupFileName, packBackup, planRestore, readBackupManifest, sha256File, unpackBackup, type BackupManifest } from '../../../src/ops/backup-archive.js';
 import type { ClusterConfig } from '../../../src/config/types.js';
-import { parseSystemctlShow, parseUnitsResult } from '../../../src/ops/units.js';
+import { parseSystemctlShow, unitsFromResults } from '../../../src/ops/units.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -79,9 +79,9 @@ describe('unit states', () => {
     const text = 'Id=prefect-server.service\nLoadState=loaded\nActiveState=failed\nSubState=failed\nUnitFileState=enabled\nActiveEnterTimestamp=\nNRestarts=3\n\nId=prefect-x.service\nLoadState=not-found\n';
     expect(parseSystemctlShow(text)).toEqual([{ unit: 'prefect-server.service', active: 'failed', sub: 'failed', enabled: 'enabled', since: '', restarts: 3 }]);
   });
-  it('reads the json callback, tolerating warnings before it, and marks hosts without an answer unreachable', () => {
-    const doc = JSON.stringify({ plays: [{ tasks: [{ hosts: { a: { rc: 0, stdout: '' }, b: { unreachable: true, msg: 'ssh: connect to host b port 22: No route to host' } } }] }] });
-    expect(parseUnitsResult(`[WARNING]: something\n${doc}`, ['a', 'b', 'c'])).toEqual([
+  it('reads the per-host results and marks hosts without an answer unreachable', () => {
+    const results = { a: { rc: 0, stdout: '' }, b: { unreachable: true, msg: 'ssh: connect to host b port 22: No route to host' } };
+    expect(unitsFromResults(results, ['a', 'b', 'c'])).toEqual([
       { host: 'a', reachable: true, units: [] },
       { host: 'b', reachable: false, error: 'ssh: connect to host b port 22: No route to host', units: [] },
       { host: 'c', reachable: false, error: 'no answer', units: [] },
