@@ -11,6 +11,7 @@ import { registerRender } from '../commands/render.js';
 import { registerRun } from '../commands/run.js';
 import { registerDeployFlow } from '../commands/deploy-flow.js';
 import { registerPing } from '../commands/ping.js';
+import { registerBundle } from '../commands/bundle.js';
 import { packageVersion } from '../util/package-root.js';
 
 export interface CommandContext {
@@ -37,7 +38,9 @@ export function buildProgram(ctx: CommandContext): Command {
   registerRun(program, ctx);
   registerDeployFlow(program, ctx);
   registerPing(program, ctx);
-  for (const cmd of program.commands) cmd.exitOverride().configureOutput(program.configureOutput());
+  registerBundle(program, ctx);
+  const all = (c: Command): Command[] => c.commands.flatMap((sub) => [sub, ...all(sub)]);
+  for (const cmd of all(program)) cmd.exitOverride().configureOutput(program.configureOutput());
   return program;
 }
 
