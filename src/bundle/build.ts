@@ -117,7 +117,8 @@ export async function buildBundle(o: BuildOptions, deps: BuildDeps = defaultBuil
     const env: PreparedEnvironment = await deps.prepareEnvironment(config, root, { cacheDir: o.cacheDir, target, arch, env: o.env });
 
     // 3. Debian packages: Ansible for the controller, what the roles install on the hosts.
-    const controllerPackages = ['ansible-core'];
+    // ansible-core uses ssh; a minimal system has no client.
+    const controllerPackages = ['ansible-core', 'openssh-client'];
     const hostPackages = [...new Set(['acl', ...postgresPackages(config), ...env.hostPackages])].sort();
     step(`Debian packages for ${target.name}: ${[...controllerPackages, ...hostPackages].length} requested, with what a minimal ${target.name} lacks`);
     const debs = await deps.debPackages({ target, arch, cacheDir: o.cacheDir, packages: [...controllerPackages, ...hostPackages] });
@@ -136,7 +137,7 @@ export async function buildBundle(o: BuildOptions, deps: BuildDeps = defaultBuil
     }
 
     // 5. Inventory, secrets template, install.sh.
-    await writeFile(path.join(root, 'inventory.yml'), rewriteInventory(o.inventoryText, env.inventoryPaths, o.inventoryDisplay));
+    await writeFile(path.join(root, 'inventory.yml'), rewriteInventory(o.inventoryText, env.inventoryPaths, o.inventoryDisplay, { prefect_apt_repository: 'apt' }));
     await writeFile(path.join(root, 'secrets.template.yml'), secretsTemplate(config.prefect_database.type === 'postgresql'));
     await writeFile(path.join(root, 'install.sh'), installScript({ target: target.name, debArch: ARCHES[arch].deb, controllerPackages }));
     await chmod(path.join(root, 'install.sh'), 0o755);

@@ -67,6 +67,7 @@ export async function prepareEnvironment(config: ClusterConfig, stage: string, o
     await cp(dir, path.join(artifacts, 'wheelhouse'), { recursive: true, dereference: true, filter: (f) => path.basename(f) !== '.complete' });
     inventoryPaths.wheelhouse_dir = 'artifacts/wheelhouse';
     hostPackages.push('python3-venv');
+    hostPackages.push(...(env.system_packages ?? []));
     // A wheelhouse made for a distribution's own Python packages (e.g. ../prefect-wheelhouse) lists them.
     const listed = await readFile(path.join(dir, 'debian-packages.txt'), 'utf8').catch(() => '');
     hostPackages.push(...listed.split('\n').map((l) => l.replace(/#.*/, '').trim()).filter((l) => l !== ''));

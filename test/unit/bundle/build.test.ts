@@ -71,8 +71,10 @@ describe('bundle build', () => {
   test('the inventory inside the unpacked bundle finds its artefacts with no edits (relative paths), comments kept', async () => {
     const text = await readFile(path.join(unpacked, 'inventory.yml'), 'utf8');
     expect(text).toContain('pixi_pack_tarball: "artifacts/prefect-env.tar"    # made by pixi-pack');
+    expect(text).toContain('    prefect_apt_repository: "apt"   # added by pag-ansible bundle build\n    prefect_environment:\n');
     const r = await loadCluster({ inventoryPath: 'inventory.yml', cwd: unpacked, requireArtifacts: true });
     expect(r.diagnostics).toEqual([]);
+    expect(r.config?.prefect_apt_repository).toBe(path.join(unpacked, 'apt'));
     expect(r.config?.prefect_environment).toMatchObject({ pixi_pack_tarball: path.join(unpacked, 'artifacts', 'prefect-env.tar') });
   });
 
