@@ -157,7 +157,7 @@ export async function referenceStatus(ctx: AptContext): Promise<string> {
 /** Resolves PKGS against the reference status, downloads what is missing from the cache, returns the .deb paths. */
 export async function downloadPackages(ctx: AptContext, pkgs: string[], status: string): Promise<{ packages: DebPackage[]; files: string[] }> {
   const opts = aptOptions(ctx, status);
-  const what = `${pkgs.join(' ')} for ${context(ctx)}`;
+  const what = context(ctx);
   const sim = await runTool('apt-get', [...opts, '-s', '-y', 'install', ...pkgs], what);
   const packages = parseSimulation(sim.stdout);
   if (packages.length > 0) {
