@@ -137,6 +137,21 @@ describe('the Prefect environment', () => {
     expect(log).toContain('prefect==3.4.25');
   });
 
+  test('a missing pixi-pack tarball is made by pixi-pack from a manifest pinning the cluster\'s Prefect (test double of pixi)', async () => {
+    await writeFile(path.join(tmp, 'pixi-unpack'), '');
+    const config = await cluster('      source: pixi-pack\n      pixi_pack_tarball: none.tar\n      pixi_unpack_binary: pixi-unpack\n');
+    const env = { PATH: `${path.resolve('test/doubles/pixi')}:/usr/bin:/bin`, PIXI_DOUBLE_LOG: path.join(tmp, 'pixi.log') };
+    const got = await prepareEnvironment(config, path.join(tmp, 'stage'), { ...opts(), env });
+    expect(got.inventoryPaths).toEqual({ pixi_pack_tarball: 'artifacts/prefect-env.tar', pixi_unpack_binary: 'artifacts/pixi-unpack' });
+    const log = await readFile(path.join(tmp, 'pixi.log'), 'utf8');
+    expect(log).toMatch(/^lock --manifest-path .*pixi\.toml$/m);
+    expect(log).toMatch(/^exec pixi-pack .*pixi\.toml --platform linux-64 --output-file .*env\.tar$/m);
+    // Cached: a second build does not run pixi again.
+    await rm(path.join(tmp, 'stage'), { recursive: true });
+    await prepareEnvironment(config, path.join(tmp, 'stage'), { ...opts(), env });
+    expect((await readFile(path.join(tmp, 'pixi.log'), 'utf8')).split('\n').filter((l) => l.startsWith('exec')).length).toBe(1);
+  });
+
   test('a missing pixi-pack tarball with no pixi on PATH says what to do', async () => {
     const config = await cluster('      source: pixi-pack\n      pixi_pack_tarball: none.tar\n      pixi_unpack_binary: none\n');
     await expect(prepareEnvironment(config, path.join(tmp, 'stage'), { ...opts(), env: { PATH: '/nonexistent' } })).rejects.toBeInstanceOf(MissingToolError);
