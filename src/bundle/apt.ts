@@ -131,11 +131,13 @@ export function parseSimulation(output: string): DebPackage[] {
  * debootstrap --variant=minbase installs them), resolved by apt from the private lists. Cached beside them.
  */
 export async function referenceStatus(ctx: AptContext): Promise<string> {
-  const lists = await readLists(ctx);
-  const listHash = createHash('sha256');
-  for (const k of [...lists.keys()].sort()) listHash.update(`${k}\n`);
-  const file = path.join(ctx.root, `reference-status-${listHash.digest('hex').slice(0, 16)}`);
+  // Keyed by the lists' last refresh, so that reusing it costs no parse of the (large) lists.
+  const stamp = path.join(ctx.root, 'lists', '.pag-updated');
+  const refreshed = await stat(stamp).then((s) => String(s.mtimeMs), () => 'never');
+  const key = createHash('sha256').update(`${sourcesList(ctx)}|${refreshed}`).digest('hex').slice(0, 16);
+  const file = path.join(ctx.root, `reference-status-${key}`);
   if (await stat(file).then(() => true, () => false)) return file;
+  const lists = await readLists(ctx);
   const required = new Set<string>(['apt']);
   for (const stanza of lists.values()) {
     const f = parseStanza(stanza);
