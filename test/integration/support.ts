@@ -9,7 +9,7 @@ import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
-import { TEST_CACHE, type Cluster } from './harness/cluster.js';
+import { TEST_CACHE, type BaseSpec, type Cluster } from './harness/cluster.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CLI = path.join(ROOT, 'bin', 'pag-ansible.js');
@@ -32,6 +32,51 @@ function doublesHash(): string {
   walk(path.join(ROOT, 'test/doubles/prefect'));
   walk(path.join(ROOT, 'test/doubles/pixi'));
   return h.digest('hex').slice(0, 16);
+}
+
+/**
+ * Real Prefect: 3.4.25 built from its source with the UI, plus the wheels Debian 13 lacks, in the shared
+ * wheelhouse beside the repository (PAG_PREFECT_WHEELHOUSE overrides). Its other dependencies are Debian 13's
+ * own python3-* packages, so real-Prefect hosts boot from a trixie base that has them.
+ */
+export const REAL_PREFECT_VERSION = '3.4.25';
+
+let verifiedWheelhouse: string | undefined;
+
+/** The shared wheelhouse, its SHA256SUMS checked once per test process. */
+export function realPrefectWheelhouse(): string {
+  if (verifiedWheelhouse) return verifiedWheelhouse;
+  const dir = process.env.PAG_PREFECT_WHEELHOUSE ?? path.resolve(ROOT, '..', 'shared', 'prefect-wheelhouse');
+  if (!existsSync(path.join(dir, 'SHA256SUMS'))) throw new Error(`the real Prefect wheelhouse is missing: ${dir} (set PAG_PREFECT_WHEELHOUSE)`);
+  execFileSync('sha256sum', ['--check', '--quiet', '--strict', 'SHA256SUMS'], { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] });
+  verifiedWheelhouse = dir;
+  return dir;
+}
+
+/** The Debian 13 packages the wheelhouse relies on (its debian-packages.txt). */
+export function realPrefectDebianPackages(): string[] {
+  return readFileSync(path.join(realPrefectWheelhouse(), 'debian-packages.txt'), 'utf8')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
+}
+
+/** Hosts for real Prefect: Debian 13 with the wheelhouse's Debian packages (and acl, for become_user). */
+export function realPrefectBase(): BaseSpec {
+  return { suite: 'trixie', packages: ['acl', ...realPrefectDebianPackages()] };
+}
+
+/** all.vars for a cluster that installs real Prefect from the wheelhouse, dependencies from Debian. */
+export function realPrefectVars(): Record<string, unknown> {
+  return {
+    prefect_version: REAL_PREFECT_VERSION,
+    prefect_environment: {
+      source: 'wheelhouse',
+      wheelhouse_dir: realPrefectWheelhouse(),
+      system_site_packages: true,
+      system_packages: ['python3-venv', ...realPrefectDebianPackages()],
+    },
+  };
 }
 
 export interface Artefacts {
@@ -74,13 +119,16 @@ export interface InventorySpec {
 /** Pool env that makes the workers of the double heartbeat and poll often, so tests need not wait 30 s. */
 export const FAST_WORKER_ENV = { PREFECT_WORKER_HEARTBEAT_SECONDS: '3', PREFECT_WORKER_QUERY_SECONDS: '2' };
 
-export async function writePagInventory(cluster: Cluster, file: string, spec: InventorySpec, artefacts: Artefacts): Promise<string> {
+/** `artefacts` (the doubles) give the default environment; real-Prefect suites pass theirs in spec.vars instead. */
+export async function writePagInventory(cluster: Cluster, file: string, spec: InventorySpec, artefacts?: Artefacts): Promise<string> {
   const server = cluster.host(spec.server);
   const doc = {
     all: {
       vars: {
         prefect_version: '3.4.11',
-        prefect_environment: { source: 'pixi-pack', pixi_pack_tarball: artefacts.prefectEnv('3.4.11'), pixi_unpack_binary: artefacts.pixiUnpack },
+        ...(artefacts && {
+          prefect_environment: { source: 'pixi-pack', pixi_pack_tarball: artefacts.prefectEnv('3.4.11'), pixi_unpack_binary: artefacts.pixiUnpack },
+        }),
         prefect_api: { url: `http://${server.ip}:4200/api` },
         prefect_work_pools: {
           'cpu-pool': { concurrency_limit: 8, env: { ...FAST_WORKER_ENV, PREFECT_LOGGING_EXTRA_LOGGERS: 'pipeline' } },
@@ -200,7 +248,15 @@ export interface ApiResponse<T = unknown> {
 export async function api<T = unknown>(baseUrl: string, method: string, p: string, body?: unknown, auth: string | null = AUTH): Promise<ApiResponse<T>> {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (auth !== null) headers.authorization = `Basic ${Buffer.from(auth).toString('base64')}`;
-  const res = await fetch(`${baseUrl}${p}`, { method, headers, ...(body !== undefined && { body: JSON.stringify(body) }), signal: AbortSignal.timeout(15_000) });
+  // Like Prefect's own client, retry what the server answers when it is busy: a SQLite server under concurrent
+  // writes answers 503 while the database is locked.
+  let res: Response;
+  for (let attempt = 1; ; attempt++) {
+    res = await fetch(`${baseUrl}${p}`, { method, headers, ...(body !== undefined && { body: JSON.stringify(body) }), signal: AbortSignal.timeout(30_000) });
+    if (![429, 503].includes(res.status) || attempt === 6) break;
+    await res.text();
+    await new Promise((r) => setTimeout(r, 1_000 * attempt));
+  }
   const text = await res.text();
   let parsed: unknown = text;
   try {

@@ -297,7 +297,7 @@ describe('prefect double', () => {
     const pkg = join(top, 'env');
     cpSync(PREFECT_SRC, pkg, { recursive: true });
     chmodSync(join(pkg, 'prefect'), 0o555);
-    const bare = { ...env, PYTHONPATH: pkg, PREFECT_HOME: join(work, 'uihome') };
+    const bare: NodeJS.ProcessEnv = { ...env, PYTHONPATH: pkg, PREFECT_HOME: join(work, 'uihome') };
     delete bare.PREFECT_UI_STATIC_DIRECTORY;
     const asNobody = (e: NodeJS.ProcessEnv) =>
       run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '/usr/bin/python3', '-m', 'prefect', 'server', 'start', '--port', '1'], { env: e, cwd: top });
