@@ -18,6 +18,7 @@ import { registerRestore } from '../commands/restore.js';
 import { registerFlowRun } from '../commands/flow-run.js';
 import { registerFlows } from '../commands/flows.js';
 import { registerFlowRemove } from '../commands/flow-remove.js';
+import { registerBundle } from '../commands/bundle.js';
 import { packageVersion } from '../util/package-root.js';
 
 export type { CommandContext } from './context.js';
@@ -45,7 +46,9 @@ export function buildProgram(ctx: CommandContext): Command {
   registerFlowRun(program, ctx);
   registerFlows(program, ctx);
   registerFlowRemove(program, ctx);
-  for (const cmd of program.commands) cmd.exitOverride().configureOutput(program.configureOutput());
+  registerBundle(program, ctx);
+  const all = (c: Command): Command[] => c.commands.flatMap((sub) => [sub, ...all(sub)]);
+  for (const cmd of all(program)) cmd.exitOverride().configureOutput(program.configureOutput());
   return program;
 }
 

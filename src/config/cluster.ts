@@ -32,6 +32,7 @@ interface ClusterVars {
   prefect_install_dir?: string;
   prefect_home?: string;
   prefect_flows_dir?: string;
+  prefect_apt_repository?: string;
   prefect_environment: RawEnvironment;
   prefect_api: { bind_host?: string; port?: number; url: string };
   prefect_database?: { type: 'sqlite' } | ({ type: 'postgresql' } & Partial<Omit<Extract<DatabaseConfig, { type: 'postgresql' }>, 'type'>>);
@@ -280,8 +281,10 @@ function checkArtifacts(vars: ClusterVars, options: ClusterCheckOptions, report:
           ...(env.source === 'wheelhouse' ? [['wheelhouse_dir', 'directory'] as [string, 'directory']] : []),
           ...('pixi_unpack_binary' in env && env.pixi_unpack_binary !== undefined ? [['pixi_unpack_binary', 'file'] as [string, 'file']] : []),
         ];
-  for (const [key, kind] of expect) {
-    const given = (env as Record<string, string>)[key] as string;
+  const checks: [string[], string, 'file' | 'directory'][] = expect.map(([key, kind]) => [['all', 'vars', 'prefect_environment', key], (env as Record<string, string>)[key] as string, kind]);
+  if (vars.prefect_apt_repository !== undefined) checks.push([['all', 'vars', 'prefect_apt_repository'], vars.prefect_apt_repository, 'directory']);
+  for (const [at, given, kind] of checks) {
+    const key = at.slice(2).join('.');
     const absolute = path.resolve(base, given);
     let problem: string | undefined;
     try {
@@ -296,8 +299,8 @@ function checkArtifacts(vars: ClusterVars, options: ClusterCheckOptions, report:
       report(
         options.requireArtifacts ? 'error' : 'warning',
         'artifact-missing',
-        ['all', 'vars', 'prefect_environment', key],
-        `prefect_environment.${key} ${shown} ${problem} on this machine; ${options.requireArtifacts ? 'create it before running' : 'it must exist before `pag-ansible run`'} (relative paths are resolved against the inventory's directory)`,
+        at,
+        `${key} ${shown} ${problem} on this machine; ${options.requireArtifacts ? 'create it before running' : 'it must exist before `pag-ansible run`'} (relative paths are resolved against the inventory's directory)`,
       );
     }
   }
@@ -418,6 +421,7 @@ function normalise(
     prefect_home: trimSlash(vars.prefect_home ?? '/var/lib/prefect'),
     prefect_config_dir: '/etc/prefect',
     prefect_flows_dir: trimSlash(vars.prefect_flows_dir ?? `${installDir}/flows`),
+    ...(vars.prefect_apt_repository !== undefined && { prefect_apt_repository: path.resolve(path.dirname(options.inventoryAbsPath), vars.prefect_apt_repository) }),
     prefect_environment: environment,
     prefect_environment_id: `${version}-${raw.source}`.replace(/[^A-Za-z0-9._-]/g, '-'),
     prefect_api_bind_host: bindHost,

@@ -93,6 +93,8 @@ export interface ClusterConfig {
   prefect_home: string;
   prefect_config_dir: string;
   prefect_flows_dir: string;
+  /** Absolute path of a flat apt repository on the controller that the hosts install OS packages from. */
+  prefect_apt_repository?: string;
   prefect_environment: EnvironmentSource;
   prefect_environment_id: string;
   prefect_api_bind_host: string;

@@ -57,6 +57,7 @@ function clusterData(config: ClusterConfig, outDir: string): YamlData {
     prefect_home: config.prefect_home,
     prefect_config_dir: config.prefect_config_dir,
     prefect_flows_dir: config.prefect_flows_dir,
+    ...(config.prefect_apt_repository !== undefined && { prefect_apt_repository: config.prefect_apt_repository }),
     prefect_environment: { ...config.prefect_environment },
     prefect_environment_id: config.prefect_environment_id,
     prefect_api_bind_host: config.prefect_api_bind_host,
