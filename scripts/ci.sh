@@ -46,6 +46,9 @@ npm run --silent typecheck
 step "unit tests"
 npm test
 
+step "fuzz sample: hostile values in every place of the inventories, Ansible as the oracle (seeded)"
+npm run --silent fuzz:ci
+
 step "lint the rendered example tree (syntax-check, ansible-lint, yamllint)"
 npm run --silent lint:rendered
 
