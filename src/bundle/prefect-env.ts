@@ -42,7 +42,8 @@ export interface EnvOptions {
 
 /** Writes the environment into `<stage>/artifacts/` and returns how the bundle's inventory names it. */
 export async function prepareEnvironment(config: ClusterConfig, stage: string, opts: EnvOptions): Promise<PreparedEnvironment> {
-  const env = config.prefect_environment;
+  // Controller paths stay as the inventory wrote them (relocatable rendered tree): resolve them against its directory.
+  const env = onController(config);
   const artifacts = path.join(stage, 'artifacts');
   await mkdir(artifacts, { recursive: true });
   const inventoryPaths: Record<string, string> = {};
@@ -83,6 +84,16 @@ export async function prepareEnvironment(config: ClusterConfig, stage: string, o
     inventoryPaths.pixi_unpack_binary = 'artifacts/pixi-unpack';
   }
   return { inventoryPaths, hostPackages, description };
+}
+
+/** The environment source with its controller paths made absolute (relative ones are relative to the inventory). */
+function onController(config: ClusterConfig): ClusterConfig['prefect_environment'] {
+  const env = config.prefect_environment;
+  const abs = (p: string) => path.resolve(path.dirname(config.inventoryPath), p);
+  if (env.source === 'pixi-pack') return { ...env, pixi_pack_tarball: abs(env.pixi_pack_tarball), pixi_unpack_binary: abs(env.pixi_unpack_binary) };
+  const unpack = env.pixi_unpack_binary !== undefined ? { pixi_unpack_binary: abs(env.pixi_unpack_binary) } : {};
+  if (env.source === 'wheelhouse') return { ...env, wheelhouse_dir: abs(env.wheelhouse_dir), ...unpack };
+  return { ...env, ...unpack };
 }
 
 function checkVersion(found: string[], wanted: string, where: string): void {

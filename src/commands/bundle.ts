@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
-import type { CommandContext } from '../cli/main.js';
+import type { CommandContext } from '../cli/context.js';
 import { CheckFailedError, UsageError } from '../errors.js';
 import type { ProgressEvent } from '../bundle/build.js';
 

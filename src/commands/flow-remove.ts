@@ -4,7 +4,7 @@
  * controller's flow store, so nothing stale is left.
  */
 import { Command } from 'commander';
-import type { CommandContext } from '../cli/main.js';
+import type { CommandContext } from '../cli/context.js';
 import { runPlaybook } from '../ansible/runner.js';
 import { finishAnsibleRun } from '../ansible/summary.js';
 import { addClusterOptions, clusterDeps, loadAndRender, type ClusterDeps, type ClusterInputOptions } from './cluster-input.js';

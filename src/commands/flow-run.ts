@@ -3,7 +3,7 @@
  * and, with --watch, follows its states and logs and exits with its outcome.
  */
 import { Command } from 'commander';
-import type { CommandContext } from '../cli/main.js';
+import type { CommandContext } from '../cli/context.js';
 import { collect } from '../ansible/command-args.js';
 import { parseFlowParams } from '../flow/options.js';
 import { UsageError } from '../errors.js';

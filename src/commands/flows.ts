@@ -1,6 +1,6 @@
 /** `pag-ansible flows`: the server's deployments, read through the REST API. */
 import { Command, Option } from 'commander';
-import type { CommandContext } from '../cli/main.js';
+import type { CommandContext } from '../cli/context.js';
 import { addClusterOptions, clusterDeps, loadClusterInput, type ClusterDeps, type ClusterInputOptions } from './cluster-input.js';
 
 export interface FlowsOptions extends ClusterInputOptions {

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { Command } from 'commander';
-import type { CommandContext } from '../cli/main.js';
+import type { CommandContext } from '../cli/context.js';
 import { runPlaybook } from '../ansible/runner.js';
 import { finishAnsibleRun } from '../ansible/summary.js';
 import { removePrivateDir, type ExtraVars } from '../ansible/extra-vars.js';
