@@ -28,11 +28,13 @@ describeRealPrefectCluster({
     expect(said).toMatch(/PostgreSQL is not installed on rq-server and no apt source of that host provides postgresql \(apt-get update failed: .*\)\. Install PostgreSQL on the host, or give it an apt source that has it/);
     expect(said).not.toMatch(/unknown reason/);
 
-    // Then the seed's way: postgresql-17 without the metapackage, from a repository that is taken away again.
+    // Then the seed's way: postgresql-17 without the metapackage, from a repository that is taken away again (the
+    // unreachable source steps aside meanwhile, or the repository's apt-get update would fail on it).
     const repo = await buildOfflineRepo(['postgresql-17'], realPrefectBase());
+    await cluster.execOk(SERVER, ['mv', '/etc/apt/sources.list.d/site.list', '/root/site.list']);
     await cluster.installOfflineRepo(SERVER, repo);
     await cluster.execOk(SERVER, ['sh', '-c', 'DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends postgresql-17']);
-    await cluster.execOk(SERVER, ['sh', '-c', `rm -rf ${OFFLINE_REPO_LIST} ${OFFLINE_REPO_PATH} /var/lib/apt/lists/*`]);
+    await cluster.execOk(SERVER, ['sh', '-c', `rm -rf ${OFFLINE_REPO_LIST} ${OFFLINE_REPO_PATH} /var/lib/apt/lists/* && mv /root/site.list /etc/apt/sources.list.d/`]);
     const pkgs = await cluster.execOk(SERVER, ['sh', '-c', "dpkg-query -W -f '${Package} ${db:Status-Abbrev}\\n' 'postgresql*'"]);
     expect(pkgs.stdout).toMatch(/^postgresql-17 ii/m);
     expect(pkgs.stdout).not.toMatch(/^postgresql ii/m);
