@@ -10,11 +10,12 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { CLI } from './support.js';
+import { CLI, realPrefectWheelhouse } from './support.js';
 import { writePackedEnv, withPrefect } from '../helpers/packed-env.js';
 
 jest.setTimeout(30 * 60_000);
-const WHEELHOUSE = '/work/shared/prefect-wheelhouse';
+// The shared real-Prefect wheelhouse beside the repository (PAG_PREFECT_WHEELHOUSE overrides), SHA256SUMS checked.
+const WHEELHOUSE = realPrefectWheelhouse();
 let work: string;
 
 beforeAll(async () => {
