@@ -203,7 +203,10 @@ function expectedAt(place, inputValue, caseDir) {
   if (k === 'prefect_api' && sub === 'url') return { out: ['prefect_api_url'], want: inputValue };
   if (k === 'prefect_api' && sub === 'bind_host') return { out: ['prefect_api_bind_host'], want: inputValue };
   if (k === 'prefect_environment' && ['pixi_pack_tarball', 'pixi_unpack_binary', 'wheelhouse_dir'].includes(sub)) {
-    return { out: ['prefect_environment', sub], want: typeof inputValue === 'string' ? path.resolve(caseDir, inputValue) : inputValue };
+    // Controller paths stay as the inventory wrote them, normalised (the rendered tree is relocatable; the roles
+    // resolve relative ones against the inventory's directory).
+    const asWritten = (s) => trim(path.isAbsolute(s) ? path.normalize(s) : path.posix.normalize(s));
+    return { out: ['prefect_environment', sub], want: typeof inputValue === 'string' ? asWritten(inputValue) : inputValue };
   }
   if (k === 'prefect_environment' && sub === 'prefix') return { out: ['prefect_environment', 'prefix'], want: trim(inputValue) };
   if (k === 'prefect_environment' && sub === 'python') return { out: ['prefect_environment', 'python'], want: inputValue };
