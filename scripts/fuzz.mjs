@@ -193,7 +193,7 @@ const untype = (v) => {
 const at = (value, p) => p.reduce((v, k) => (v === undefined || v === null ? undefined : v[k]), value);
 
 /** Where a place's value must arrive in the generated tree (a host's variables), and in what form. */
-function expectedAt(place, inputValue, caseDir) {
+function expectedAt(place, inputValue) {
   const p = place.path;
   if (p[0] !== 'all' || p[1] !== 'vars') return undefined;
   const [k, sub, name, leaf] = p.slice(2);
@@ -308,7 +308,7 @@ for (let start = 0; start < CASES; start += BATCH) {
       return;
     }
     const inputValue = c.place.part === 'key' ? c.place.path.at(-1) : at(raw.data, c.place.path);
-    const expected = expectedAt(c.place, inputValue, c.dir);
+    const expected = expectedAt(c.place, inputValue);
     const server = Object.values(output.hostvars)[0] ?? {};
     if (!expected) return;
     if (expected.out) {
