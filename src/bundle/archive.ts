@@ -37,15 +37,15 @@ export async function normaliseTree(dir: string): Promise<string[]> {
   return entries;
 }
 
-/** Packs PARENT/NAME into FILE as NAME/…; the same tree gives the same bytes. */
-export async function writeReproducibleTarball(parent: string, name: string, file: string, epoch: number): Promise<void> {
+/** Packs PARENT/NAME into FILE as NAME/… (gzipped unless told otherwise); the same tree gives the same bytes. */
+export async function writeReproducibleTarball(parent: string, name: string, file: string, epoch: number, o: { gzip?: boolean } = {}): Promise<void> {
   await chmod(path.join(parent, name), 0o755);
   const entries = [`${name}/`, ...(await normaliseTree(path.join(parent, name))).map((e) => `${name}/${e}`)];
   await create(
     {
       file,
       cwd: parent,
-      gzip: { level: 6 },
+      ...(o.gzip !== false && { gzip: { level: 6 } }),
       portable: true,
       noDirRecurse: true,
       mtime: new Date(epoch * 1000),

@@ -4,8 +4,9 @@
  *   pag-bundle-<prefect>-<target>-<arch>/
  *     install.sh  SHA256SUMS  sbom.cdx.json  inventory.yml  secrets.template.yml
  *     pag-ansible/{bin/pag-ansible, node/, app/}   the CLI with its own Node runtime
- *     apt/                                          flat repository: Ansible for the controller, OS packages for the hosts
- *     artifacts/                                    the Prefect environment (pixi-pack tarball or wheelhouse), pixi-unpack
+ *     apt/                                          flat repository: Ansible for the controller (install.sh)
+ *     artifacts/                                    the Prefect environment (pixi-pack tarball or wheelhouse), pixi-unpack,
+ *                                                   apt-repository.tar (the hosts' OS packages, one file to copy)
  *     flows/<name>/                                 flows given with --flow (code and packed environment)
  */
 import { createHash } from 'node:crypto';
@@ -26,6 +27,10 @@ import { buildSbom, condaPurl, debPurl, npmPurl, pypiPurl, type Component } from
 import { installScript, secretsTemplate } from './scripts.js';
 import { ARCHES, findMirror, type ArchName, type Target } from './targets.js';
 import { parseWheelMetadata, parseWheelName, wheelMetadata } from './wheel.js';
+
+/** The hosts' flat repository, packed (uncompressed: .debs are compressed already) as artifacts/apt-repository.tar. */
+const HOST_REPO = 'apt-repository';
+const HOST_REPO_ARCHIVE = `artifacts/${HOST_REPO}.tar`;
 
 export type ProgressEvent = { kind: 'step'; label: string } | { kind: 'bar'; label: string; done: number; total: number };
 
@@ -120,9 +125,17 @@ export async function buildBundle(o: BuildOptions, deps: BuildDeps = defaultBuil
     // ansible-core uses ssh; a minimal system has no client.
     const controllerPackages = ['ansible-core', 'openssh-client'];
     const hostPackages = [...new Set(['acl', ...postgresPackages(config), ...env.hostPackages])].sort();
-    step(`Debian packages for ${target.name}: ${[...controllerPackages, ...hostPackages].length} requested, with what a minimal ${target.name} lacks`);
-    const debs = await deps.debPackages({ target, arch, cacheDir: o.cacheDir, packages: [...controllerPackages, ...hostPackages] });
-    await writeFlatRepo(path.join(root, 'apt'), debs.files);
+    step(`Debian packages for the controller (${target.name}): ${controllerPackages.join(', ')}, with what a minimal ${target.name} lacks`);
+    const controllerDebs = await deps.debPackages({ target, arch, cacheDir: o.cacheDir, packages: controllerPackages });
+    await writeFlatRepo(path.join(root, 'apt'), controllerDebs.files);
+    // The hosts' repository travels to every host: one archive is one transfer, where a directory of .debs costs
+    // Ansible one round trip per file.
+    step(`Debian packages for the hosts (${target.name}): ${hostPackages.join(', ')}, with what a minimal ${target.name} lacks`);
+    const hostDebs = await deps.debPackages({ target, arch, cacheDir: o.cacheDir, packages: hostPackages });
+    await writeFlatRepo(path.join(stage, HOST_REPO), hostDebs.files);
+    const hostRepoPackages = await readRepoPackages(path.join(stage, HOST_REPO));
+    await mkdir(path.join(root, 'artifacts'), { recursive: true });
+    await writeReproducibleTarball(stage, HOST_REPO, path.join(root, HOST_REPO_ARCHIVE), o.epoch, { gzip: false });
 
     // 4. Flows.
     for (const f of o.flows) {
@@ -137,14 +150,14 @@ export async function buildBundle(o: BuildOptions, deps: BuildDeps = defaultBuil
     }
 
     // 5. Inventory, secrets template, install.sh.
-    await writeFile(path.join(root, 'inventory.yml'), rewriteInventory(o.inventoryText, env.inventoryPaths, o.inventoryDisplay, { prefect_apt_repository: 'apt' }));
+    await writeFile(path.join(root, 'inventory.yml'), rewriteInventory(o.inventoryText, env.inventoryPaths, o.inventoryDisplay, { prefect_apt_repository: HOST_REPO_ARCHIVE }));
     await writeFile(path.join(root, 'secrets.template.yml'), secretsTemplate(config.prefect_database.type === 'postgresql'));
     await writeFile(path.join(root, 'install.sh'), installScript({ target: target.name, debArch: ARCHES[arch].deb, controllerPackages }));
     await chmod(path.join(root, 'install.sh'), 0o755);
 
     // 6. SBOM and manifest.
     step('SBOM (sbom.cdx.json) and manifest (SHA256SUMS)');
-    const components = await collectComponents(root, { node, target, arch });
+    const components = await collectComponents(root, { node, target, arch, hostRepoPackages });
     const sbom = buildSbom({ name, version: config.prefect_version, epoch: o.epoch, toolVersion: packageVersion(), components });
     await writeFile(path.join(root, 'sbom.cdx.json'), `${JSON.stringify(sbom, null, 2)}\n`);
     const sums = await computeManifest(root, (done, total) => o.progress?.({ kind: 'bar', label: 'checksums', done, total }));
@@ -198,7 +211,7 @@ async function partSizes(root: string): Promise<{ label: string; bytes: number; 
   return [...parts.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([label, v]) => ({ label, ...v }));
 }
 
-async function collectComponents(root: string, o: { node: NodeRuntime; target: Target; arch: ArchName }): Promise<Component[]> {
+async function collectComponents(root: string, o: { node: NodeRuntime; target: Target; arch: ArchName; hostRepoPackages: Record<string, string>[] }): Promise<Component[]> {
   const out: Component[] = [];
   const app = path.join(root, 'pag-ansible', 'app');
   const pkg = JSON.parse(await readFile(path.join(app, 'package.json'), 'utf8')) as { name: string; version: string; license?: string };
@@ -216,18 +229,19 @@ async function collectComponents(root: string, o: { node: NodeRuntime; target: T
   for (const c of await npmComponents(app)) {
     out.push({ type: 'library', name: c.name, version: c.version, purl: npmPurl(c.name, c.version), scope: 'controller', ...(c.license && { license: c.license }), ...(c.sha512 && { hashes: { 'SHA-512': c.sha512 } }) });
   }
+  const debComponent = (p: Record<string, string>, at: string, scope: string): Component => ({
+    type: 'library',
+    name: p.Package as string,
+    version: p.Version as string,
+    purl: debPurl(o.target.distro, o.target.name, p.Package as string, p.Version as string, p.Architecture as string),
+    path: `${at}${(p.Filename ?? '').replace(/^\.\//, '')}`,
+    scope,
+    ...(p.SHA256 && { hashes: { 'SHA-256': p.SHA256 } }),
+  });
   if (await exists(path.join(root, 'apt', 'Packages'))) {
-    for (const p of await readRepoPackages(path.join(root, 'apt'))) {
-      out.push({
-        type: 'library',
-        name: p.Package as string,
-        version: p.Version as string,
-        purl: debPurl(o.target.distro, o.target.name, p.Package as string, p.Version as string, p.Architecture as string),
-        path: `apt/${(p.Filename ?? '').replace(/^\.\//, '')}`,
-        ...(p.SHA256 && { hashes: { 'SHA-256': p.SHA256 } }),
-      });
-    }
+    for (const p of await readRepoPackages(path.join(root, 'apt'))) out.push(debComponent(p, 'apt/', 'controller'));
   }
+  for (const p of o.hostRepoPackages) out.push(debComponent(p, `${HOST_REPO_ARCHIVE}!/${HOST_REPO}/`, 'hosts'));
   for (const f of await listFiles(root)) {
     const abs = path.join(root, f);
     const scope = f.startsWith('flows/') ? `flow:${f.split('/')[1]}` : 'hosts';
@@ -237,7 +251,7 @@ async function collectComponents(root: string, o: { node: NodeRuntime; target: T
       const name = meta.name ?? w?.name ?? path.basename(f);
       const version = meta.version ?? w?.version ?? '';
       out.push({ type: 'library', name, version, purl: pypiPurl(name, version), path: f, scope, hashes: { 'SHA-256': await sha256File(abs) }, ...(meta.license && { license: meta.license }) });
-    } else if (f.endsWith('.tar') && (f.startsWith('artifacts/') || f.startsWith('flows/'))) {
+    } else if (f.endsWith('.tar') && f !== HOST_REPO_ARCHIVE && (f.startsWith('artifacts/') || f.startsWith('flows/'))) {
       out.push(...(await condaComponents(abs, f, scope)));
     } else if (path.basename(f) === 'pixi-unpack') {
       out.push({ type: 'application', name: 'pixi-unpack', path: f, scope, hashes: { 'SHA-256': await sha256File(abs) } });

@@ -281,8 +281,8 @@ function checkArtifacts(vars: ClusterVars, options: ClusterCheckOptions, report:
           ...(env.source === 'wheelhouse' ? [['wheelhouse_dir', 'directory'] as [string, 'directory']] : []),
           ...('pixi_unpack_binary' in env && env.pixi_unpack_binary !== undefined ? [['pixi_unpack_binary', 'file'] as [string, 'file']] : []),
         ];
-  const checks: [string[], string, 'file' | 'directory'][] = expect.map(([key, kind]) => [['all', 'vars', 'prefect_environment', key], (env as Record<string, string>)[key] as string, kind]);
-  if (vars.prefect_apt_repository !== undefined) checks.push([['all', 'vars', 'prefect_apt_repository'], vars.prefect_apt_repository, 'directory']);
+  const checks: [string[], string, 'file' | 'directory' | 'repository'][] = expect.map(([key, kind]) => [['all', 'vars', 'prefect_environment', key], (env as Record<string, string>)[key] as string, kind]);
+  if (vars.prefect_apt_repository !== undefined) checks.push([['all', 'vars', 'prefect_apt_repository'], vars.prefect_apt_repository, 'repository']);
   for (const [at, given, kind] of checks) {
     const key = at.slice(2).join('.');
     const absolute = path.resolve(base, given);
@@ -291,6 +291,7 @@ function checkArtifacts(vars: ClusterVars, options: ClusterCheckOptions, report:
       const stat = statSync(absolute);
       if (kind === 'file' && !stat.isFile()) problem = 'is not a file';
       if (kind === 'directory' && !stat.isDirectory()) problem = 'is not a directory';
+      if (kind === 'repository' && !stat.isDirectory() && !(stat.isFile() && /\.tar(\.gz)?$/.test(given))) problem = 'is neither a directory nor a .tar or .tar.gz archive';
     } catch {
       problem = 'does not exist';
     }
@@ -421,7 +422,8 @@ function normalise(
     prefect_home: trimSlash(vars.prefect_home ?? '/var/lib/prefect'),
     prefect_config_dir: '/etc/prefect',
     prefect_flows_dir: trimSlash(vars.prefect_flows_dir ?? `${installDir}/flows`),
-    ...(vars.prefect_apt_repository !== undefined && { prefect_apt_repository: path.resolve(path.dirname(options.inventoryAbsPath), vars.prefect_apt_repository) }),
+    // Kept as written: the roles resolve relative controller paths against the inventory's directory.
+    ...(vars.prefect_apt_repository !== undefined && { prefect_apt_repository: trimSlash(vars.prefect_apt_repository) }),
     prefect_environment: environment,
     prefect_environment_id: `${version}-${raw.source}`.replace(/[^A-Za-z0-9._-]/g, '-'),
     prefect_api_bind_host: bindHost,

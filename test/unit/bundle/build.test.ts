@@ -55,11 +55,25 @@ describe('bundle build', () => {
   test('the layout a reviewer expects, and no secrets', async () => {
     const sums = await readFile(path.join(unpacked, 'SHA256SUMS'), 'utf8');
     const files = sums.trim().split('\n').map((l) => l.slice(66));
-    for (const f of ['install.sh', 'sbom.cdx.json', 'inventory.yml', 'secrets.template.yml', 'pag-ansible/bin/pag-ansible', 'pag-ansible/node/bin/node', 'apt/Packages', 'apt/Packages.gz', 'artifacts/prefect-env.tar', 'artifacts/pixi-unpack', 'flows/etl/main.py', 'flows/etl/packed-env.tar']) {
+    for (const f of ['install.sh', 'sbom.cdx.json', 'inventory.yml', 'secrets.template.yml', 'pag-ansible/bin/pag-ansible', 'pag-ansible/node/bin/node', 'apt/Packages', 'apt/Packages.gz', 'artifacts/apt-repository.tar', 'artifacts/prefect-env.tar', 'artifacts/pixi-unpack', 'flows/etl/main.py', 'flows/etl/packed-env.tar']) {
       expect(files).toContain(f);
     }
     expect(files).not.toContain('SHA256SUMS');
     expect(await readFile(path.join(unpacked, 'secrets.template.yml'), 'utf8')).toMatch(/CHANGE-ME/);
+  });
+
+  test('the controller gets Ansible in apt/; the hosts get their packages as one uncompressed archive of a flat repository', async () => {
+    expect(await readFile(path.join(unpacked, 'apt', 'Packages'), 'utf8')).toMatch(/^Package: ansible-core$/m);
+    expect(await readFile(path.join(unpacked, 'apt', 'Packages'), 'utf8')).not.toMatch(/^Package: acl$/m);
+    const archive = path.join(unpacked, 'artifacts', 'apt-repository.tar');
+    expect((await readFile(archive)).subarray(257, 262).toString()).toBe('ustar'); // a plain tar, not gzip
+    const entries: string[] = [];
+    await list({ file: archive, onReadEntry: (e) => entries.push(e.path) });
+    expect(entries).toEqual(['apt-repository/', 'apt-repository/Packages', 'apt-repository/Packages.gz', 'apt-repository/acl_2.3.1-3_all.deb', 'apt-repository/libfoo1_1%3a2.0-1_all.deb']);
+    const sbom = JSON.parse(await readFile(path.join(unpacked, 'sbom.cdx.json'), 'utf8')) as { components: { name: string; properties: { name: string; value: string }[] }[] };
+    const acl = sbom.components.find((c) => c.name === 'acl');
+    expect(acl?.properties).toContainEqual({ name: 'pag-ansible:path', value: 'artifacts/apt-repository.tar!/apt-repository/acl_2.3.1-3_all.deb' });
+    expect(acl?.properties).toContainEqual({ name: 'pag-ansible:used-by', value: 'hosts' });
   });
 
   test('SHA256SUMS works with plain sha256sum -c', () => {
@@ -71,10 +85,10 @@ describe('bundle build', () => {
   test('the inventory inside the unpacked bundle finds its artefacts with no edits (relative paths), comments kept', async () => {
     const text = await readFile(path.join(unpacked, 'inventory.yml'), 'utf8');
     expect(text).toContain('pixi_pack_tarball: "artifacts/prefect-env.tar"    # made by pixi-pack');
-    expect(text).toContain('    prefect_apt_repository: "apt"   # added by pag-ansible bundle build\n    prefect_environment:\n');
+    expect(text).toContain('    prefect_apt_repository: "artifacts/apt-repository.tar"   # added by pag-ansible bundle build\n    prefect_environment:\n');
     const r = await loadCluster({ inventoryPath: 'inventory.yml', cwd: unpacked, requireArtifacts: true });
     expect(r.diagnostics).toEqual([]);
-    expect(r.config?.prefect_apt_repository).toBe(path.join(unpacked, 'apt'));
+    expect(r.config?.prefect_apt_repository).toBe('artifacts/apt-repository.tar');
     // Controller paths stay as the inventory wrote them (relative to it), so the rendered tree is relocatable.
     expect(r.config?.prefect_environment).toMatchObject({ pixi_pack_tarball: 'artifacts/prefect-env.tar' });
   });

@@ -51,7 +51,10 @@ export const fakeDeps = (debDir: string): BuildDeps => ({
     await writeFile(path.join(dest, 'node_modules', 'plain', 'package.json'), JSON.stringify({ name: 'plain', version: '4.5.6', license: 'Apache-2.0' }));
   },
   debPackages: async ({ packages }) => {
-    const files = [await makeDeb(debDir, 'ansible-core', '2.14.18-0+deb12u1'), await makeDeb(debDir, 'acl', '2.3.1-3'), await makeDeb(debDir, 'libfoo1', '1:2.0-1')];
+    // Like apt: what was asked for, plus a dependency both sides share.
+    const files = [await makeDeb(debDir, 'libfoo1', '1:2.0-1')];
+    if (packages.includes('ansible-core')) files.push(await makeDeb(debDir, 'ansible-core', '2.14.18-0+deb12u1'));
+    if (packages.includes('acl')) files.push(await makeDeb(debDir, 'acl', '2.3.1-3'));
     return { packages: packages.map((name) => ({ name, version: '1', arch: 'all' })), files };
   },
   prepareEnvironment,

@@ -168,7 +168,7 @@ describe('the inventory copied into the bundle', () => {
 });
 
 describe('prefect_apt_repository', () => {
-  test('resolves against the inventory directory, and a missing directory is flagged like any artefact', async () => {
+  test('a directory or a .tar archive, relative to the inventory directory; missing or other files are flagged like any artefact', async () => {
     const inv = 'all:\n  vars:\n    prefect_version: "3.4.25"\n    prefect_apt_repository: apt\n    prefect_environment: { source: prefix, prefix: /opt/p }\n    prefect_api: { url: "http://10.0.0.1:4200/api" }\n    prefect_work_pools: { p: {} }\n  children:\n    prefect_server: { hosts: { s: {} } }\n    prefect_workers: { hosts: { w: { prefect_worker_pools: [p] } } }\n';
     await writeFile(path.join(tmp, 'inventory.yml'), inv);
     const { loadCluster } = await import('../../../src/config/index.js');
@@ -176,8 +176,17 @@ describe('prefect_apt_repository', () => {
     expect(missing.diagnostics.map((d) => `${d.line}:${d.col} ${d.rule} ${d.message}`)).toEqual([
       expect.stringMatching(/^4:29 artifact-missing prefect_apt_repository apt \(.*\/apt\) does not exist on this machine; create it before running/),
     ]);
+    await writeFile(path.join(tmp, 'apt'), 'not a repository');
+    const file = await loadCluster({ inventoryPath: 'inventory.yml', cwd: tmp, requireArtifacts: true });
+    expect(file.diagnostics.map((d) => d.message)).toEqual([expect.stringMatching(/^prefect_apt_repository apt \(.*\) is neither a directory nor a \.tar or \.tar\.gz archive/)]);
+    await rm(path.join(tmp, 'apt'));
     await mkdir(path.join(tmp, 'apt'));
     const ok = await loadCluster({ inventoryPath: 'inventory.yml', cwd: tmp, requireArtifacts: true });
-    expect(ok.config?.prefect_apt_repository).toBe(path.join(tmp, 'apt'));
+    expect(ok.diagnostics).toEqual([]);
+    // Kept as written: the roles resolve it against the inventory's directory, so the rendered tree is relocatable.
+    expect(ok.config?.prefect_apt_repository).toBe('apt');
+    await writeFile(path.join(tmp, 'inventory.yml'), inv.replace('prefect_apt_repository: apt', 'prefect_apt_repository: repo.tar'));
+    await writeFile(path.join(tmp, 'repo.tar'), '');
+    expect((await loadCluster({ inventoryPath: 'inventory.yml', cwd: tmp, requireArtifacts: true })).diagnostics).toEqual([]);
   });
 });
