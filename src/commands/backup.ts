@@ -41,7 +41,7 @@ export async function backupAction(opts: BackupOptions, ctx: CommandContext, dep
   if (explicit !== undefined && (await exists(explicit))) {
     throw new FileError(`${opts.file} exists; pag-ansible never overwrites a backup`, 'Choose another file name, or leave -o out to get a time-stamped name.');
   }
-  const { backupFileName, defaultBackupDir, packBackup, applyRetention } = await import('../ops/backup-archive.js');
+  const { defaultBackupDir, keepFetchedBackup, applyRetention } = await import('../ops/backup-archive.js');
 
   const { config, secrets, outDir } = await loadAndRender(opts, ctx, deps, { secrets: true, artifacts: false });
   const dir = path.resolve(ctx.cwd, opts.backupDir ?? defaultBackupDir(config.inventoryPath));
@@ -54,12 +54,9 @@ export async function backupAction(opts: BackupOptions, ctx: CommandContext, dep
     const result = await deps.runPlaybook({ renderedDir: outDir, playbook: BACKUP_PLAYBOOK, env: ctx.env, extraVars });
     finishAnsibleRun(result, ctx.reporter, { suggestPing: true });
 
-    const { readFile } = await import('node:fs/promises');
-    const { parseManifest } = await import('../ops/backup-archive.js');
-    const manifest = parseManifest(await readFile(path.join(work, 'manifest.json'), 'utf8'), 'the fetched backup');
-    const dest = explicit ?? path.join(dir, backupFileName(new Date(manifest.created)));
-    if (explicit === undefined && (await exists(dest))) throw new FileError(`${dest} exists; run the backup again in a second`);
-    await packBackup(work, dest);
+    const kept = await keepFetchedBackup(work, dir, explicit);
+    if (kept === undefined) throw new FileError('the backup playbook fetched no copy of the database', 'Run it again with -- -v to see what the prefect_backup role did.');
+    const { file: dest, manifest } = kept;
     ctx.reporter.out(
       `${path.relative(ctx.cwd, dest) || dest}: ${manifest.database_type} database of Prefect ${manifest.prefect_version} from ${manifest.server_host}, ${manifest.size} bytes, sha256 ${manifest.sha256} (${((Date.now() - started) / 1000).toFixed(1)} s)`,
     );

@@ -47,6 +47,8 @@ export async function restoreAction(file: string, opts: RestoreOptions, ctx: Com
       prefect_restore_file: databaseFile,
       prefect_restore_sha256: manifest.sha256,
       prefect_restore_migrate: plan.migrate,
+      // A forced restore of a newer backup leaves a newer schema: the next run must see it (and refuse a downgrade).
+      prefect_restore_database_version: plan.migrate || plan.overridden.length === 0 ? config.prefect_version : manifest.prefect_version,
     };
     if (secrets?.prefect_database_password !== undefined) extraVars.prefect_database_password = secrets.prefect_database_password;
     const result = await deps.runPlaybook({ renderedDir: outDir, playbook: RESTORE_PLAYBOOK, env: ctx.env, extraVars });

@@ -1,11 +1,14 @@
 /** `pag-ansible run`: validate, render, then run main.yml with the secrets in a private extra-vars file. */
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { Command } from 'commander';
 import type { CommandContext } from '../cli/context.js';
 import { runAdhoc, runPlaybook } from '../ansible/runner.js';
 import { AnsibleExit } from '../ansible/exit-codes.js';
 import { NO_CONTACT_OPTIONS, reachabilitySpec, readReachability } from '../ansible/reachability.js';
 import { finishAnsibleRun } from '../ansible/summary.js';
-import { parseExtraVarArgs, type ExtraVars } from '../ansible/extra-vars.js';
+import { parseExtraVarArgs, removePrivateDir, type ExtraVars } from '../ansible/extra-vars.js';
 import { checkLimit, collect, passthroughArgs, SPECIAL_TAGS, splitTags } from '../ansible/command-args.js';
 import { didYouMean } from '../config/suggest.js';
 import { ToolFailedError, UsageError } from '../errors.js';
@@ -47,6 +50,7 @@ export interface RunOptions extends ClusterInputOptions {
   check?: boolean;
   diff?: boolean;
   skipUnreachable?: boolean;
+  allowDowngrade?: boolean;
 }
 
 /** What the action calls; replaced in tests. */
@@ -115,29 +119,44 @@ export async function runAction(
   const userVars = await parseExtraVarArgs(opts.extraVars ?? [], ctx.cwd);
   checkPlayTags(tags);
 
-  const { secrets, outDir } = await loadAndRender(opts, ctx, deps, { secrets: true, artifacts: true, limit });
+  const { config, secrets, outDir } = await loadAndRender(opts, ctx, deps, { secrets: true, artifacts: true, limit });
 
   // Secrets only ever travel in the 0600 extra-vars file. The user's own -e key=value pairs come after, so an
   // explicit flag wins, as it would with ansible-playbook.
   const extraVars: ExtraVars = {};
   if (secrets?.prefect_api_auth_string !== undefined) extraVars.prefect_api_auth_string = secrets.prefect_api_auth_string;
   if (secrets?.prefect_database_password !== undefined) extraVars.prefect_database_password = secrets.prefect_database_password;
+  if (opts.allowDowngrade) extraVars.pag_allow_downgrade = true;
   Object.assign(extraVars, userVars.vars);
 
   const playLimit = await checkReachability(ctx, deps, { outDir, tags, limit, passthrough, skipUnreachable: opts.skipUnreachable ?? false });
 
-  const result = await deps.runPlaybook({
-    renderedDir: outDir,
-    playbook: 'main.yml',
-    env: ctx.env,
-    extraVars,
-    extraVarFiles: userVars.files,
-    tags,
-    ...(playLimit !== undefined && { limit: playLimit }),
-    check: opts.check ?? false,
-    diff: opts.diff ?? false,
-    passthrough,
-  });
+  // Before the server's database is migrated to a new Prefect, the prefect_server role fetches a backup here; it is
+  // kept with the others (backups/ beside the inventory) whether or not the rest of the run succeeds.
+  const upgradeBackup = await mkdtemp(path.join(tmpdir(), 'pag-upgrade-backup-'));
+  let result;
+  try {
+    result = await deps.runPlaybook({
+      renderedDir: outDir,
+      playbook: 'main.yml',
+      env: ctx.env,
+      extraVars: { ...extraVars, pag_upgrade_backup_dest: upgradeBackup },
+      extraVarFiles: userVars.files,
+      tags,
+      ...(playLimit !== undefined && { limit: playLimit }),
+      check: opts.check ?? false,
+      diff: opts.diff ?? false,
+      passthrough,
+    });
+  } finally {
+    const { defaultBackupDir, keepFetchedBackup } = await import('../ops/backup-archive.js');
+    const kept = await keepFetchedBackup(upgradeBackup, defaultBackupDir(config.inventoryPath)).finally(() => removePrivateDir(upgradeBackup));
+    if (kept !== undefined) {
+      ctx.reporter.err(
+        `pag-ansible: before migrating the database from Prefect ${kept.manifest.prefect_version}, a backup was taken: ${path.relative(ctx.cwd, kept.file) || kept.file} (pag-ansible restore puts it back)`,
+      );
+    }
+  }
   finishAnsibleRun(result, ctx.reporter, { suggestPing: true });
   ctx.exitCode = 0;
 }
@@ -150,6 +169,7 @@ export function registerRun(program: Command, ctx: CommandContext): void {
     .option('--tags <tags>', `only run plays with these tags: ${PLAYBOOK_TAGS.join(', ')} (repeatable, comma-separated; tags inside the roles go after --)`, collect)
     .option('--limit <hosts>', 'only run on hosts matching this Ansible pattern')
     .option('--skip-unreachable', 'when some targeted hosts cannot be reached, deploy to the others (default: change nothing)')
+    .option('--allow-downgrade', 'install an older Prefect on a server whose database a newer one migrated (it may not start; restore a backup instead)')
     .option(
       '-e, --extra-vars <key=value|@file>',
       'extra variable (string value) or a YAML/JSON vars file of yours; repeatable. key=value pairs join the private ' +

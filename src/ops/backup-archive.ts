@@ -83,6 +83,25 @@ export async function packBackup(dir: string, dest: string): Promise<BackupManif
   return manifest;
 }
 
+/**
+ * Packs what the prefect_backup role fetched into `work` (manifest.json and the copy) as a time-stamped backup in
+ * `dir`. Returns undefined when the role fetched nothing. `pag-ansible backup` and the upgrade path of
+ * `pag-ansible run` (a backup before each database migration) both end here.
+ */
+export async function keepFetchedBackup(work: string, dir: string, file?: string): Promise<{ file: string; manifest: BackupManifest } | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path.join(work, 'manifest.json'), 'utf8');
+  } catch {
+    return undefined;
+  }
+  const manifest = parseManifest(text, 'the fetched backup');
+  const dest = file ?? path.join(dir, backupFileName(new Date(manifest.created)));
+  if (file === undefined && (await stat(dest).then(() => true, () => false))) throw new FileError(`${dest} exists; run the backup again in a second`);
+  await packBackup(work, dest);
+  return { file: dest, manifest };
+}
+
 /** Reads only the manifest of a backup file (status, restore's first check). */
 export async function readBackupManifest(file: string): Promise<BackupManifest> {
   const { list } = await import('tar');

@@ -7,7 +7,7 @@
 import { jest } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { harnessAvailable, startCluster, type Cluster } from './harness/cluster.js';
@@ -17,6 +17,7 @@ import {
   buildArtefacts,
   changedTasks,
   expectSuccess,
+  fileMode,
   pag,
   totalChanged,
   waitFor,
@@ -43,6 +44,12 @@ let spec: InventorySpec;
 const inv = () => path.join(work, 'inventory.yml');
 const run = (...args: string[]) => pag(cluster, ['run', '-i', 'inventory.yml', '-s', 'secrets.yml', ...args], work);
 const hostExec = (host: string, cmd: string) => cluster.exec(host, ['sh', '-c', cmd]);
+
+/** The double's migration log (source from to), kept in its SQLite store like real Prefect's alembic_version. */
+async function migrations(): Promise<string[]> {
+  const q = "import sqlite3; [print(*r) for r in sqlite3.connect('/var/lib/prefect/prefect.db').execute('SELECT source, from_version, to_version FROM test_double_migrations ORDER BY rowid')]";
+  return (await hostExec(SERVER, `python3 -c "${q}"`)).stdout.split('\n').filter(Boolean);
+}
 
 async function writeInventory(): Promise<void> {
   await writePagInventory(cluster, inv(), spec, artefacts);
@@ -332,7 +339,7 @@ describe('scenario 6: faults', () => {
     expect((await api<{ concurrency_limit: number }>(baseUrl, 'GET', '/work_pools/cpu-pool')).body.concurrency_limit).toBe(5);
   });
 
-  it('upgrading Prefect installs the new environment beside the old one and restarts onto it', async () => {
+  it('upgrading Prefect installs the new environment beside the old one, backs up and migrates the database once, and restarts onto it', async () => {
     spec.vars = {
       ...spec.vars,
       prefect_version: '3.4.12',
@@ -341,7 +348,12 @@ describe('scenario 6: faults', () => {
     await writeInventory();
     const oldServerPid = (await hostExec(SERVER, 'systemctl show -p MainPID --value prefect-server')).stdout.trim();
     const oldWorkerPid = (await hostExec(W1, 'systemctl show -p MainPID --value prefect-worker-cpu-pool')).stdout.trim();
-    expectSuccess(await run());
+    const upgrade = expectSuccess(await run());
+    // A backup of the 3.4.11 database was fetched before the migration and kept beside the inventory.
+    expect(upgrade.stderr).toMatch(/before migrating the database from Prefect 3\.4\.11, a backup was taken: backups\/prefect-backup-\d{8}T\d{6}Z\.tar/);
+    const backups = (await readdir(path.join(work, 'backups'))).filter((f) => f.endsWith('.tar'));
+    expect(backups).toHaveLength(1);
+    expect(fileMode(path.join(work, 'backups', backups[0] as string))).toBe(0o600);
     const version = await waitFor('the upgraded server', async () => {
       const v = await api<string>(baseUrl, 'GET', '/admin/version'); // the package version (/version is the API's)
       return v.status === 200 && v.body === '3.4.12' ? v.body : undefined;
@@ -358,6 +370,27 @@ describe('scenario 6: faults', () => {
     expect(workerVersion).toMatch(/Version:\s+3\.4\.12/);
     // Data survived the upgrade.
     expect(((await api<unknown[]>(baseUrl, 'POST', '/deployments/filter', {})).body).length).toBe(2);
+    // The migration ran once, by `prefect server database upgrade`, never at start-up; a re-run does not repeat it.
+    expectSuccess(await run('--tags', 'prefect-server'));
+    expect((await migrations()).filter((m) => m.endsWith('3.4.12'))).toEqual(['cli 3.4.11 3.4.12']);
+    expect((await migrations()).filter((m) => m.startsWith('start'))).toEqual([]);
+    expect((await hostExec(SERVER, 'cat /var/lib/prefect/.pag-database-version')).stdout).toBe('3.4.12\n');
+  });
+
+  it('going back to an older Prefect is refused before anything changes, unless --allow-downgrade', async () => {
+    const upgraded = spec.vars?.prefect_environment;
+    spec.vars = { ...spec.vars, prefect_version: '3.4.11', prefect_environment: { source: 'pixi-pack', pixi_pack_tarball: artefacts.prefectEnv('3.4.11'), pixi_unpack_binary: artefacts.pixiUnpack } };
+    await writeInventory();
+    try {
+      const r = await run('--tags', 'prefect-server');
+      expect(r.code).toBe(2);
+      expect(r.stdout + r.stderr).toMatch(/The database of pag-server was migrated by Prefect 3\.4\.12, and this inventory installs 3\.4\.11/);
+      expect((await hostExec(SERVER, 'readlink -f /opt/prefect/current')).stdout.trim()).toBe('/opt/prefect/versions/3.4.12-pixi-pack');
+      expect((await api<string>(baseUrl, 'GET', '/admin/version')).body).toBe('3.4.12');
+    } finally {
+      spec.vars = { ...spec.vars, prefect_version: '3.4.12', prefect_environment: upgraded };
+      await writeInventory();
+    }
   });
 
   it('a worker host going down: named with its reason, nothing changed (exit 4); --skip-unreachable deploys the others', async () => {

@@ -58,6 +58,8 @@ describe('pag-ansible run', () => {
     expect(JSON.parse(varsFile.content!)).toEqual({
       prefect_api_auth_string: { __ansible_unsafe: AUTH_STRING },
       x: { __ansible_unsafe: '1' },
+      // Where the server play fetches its backup before a database migration (a private directory, removed after).
+      pag_upgrade_backup_dest: { __ansible_unsafe: expect.stringMatching(/\/pag-upgrade-backup-[^/]+$/) },
     });
     expect(rec.cwd).toBe(rendered());
     expect(rec.env.ANSIBLE_CONFIG).toBe(join(rendered(), 'ansible.cfg'));

@@ -329,6 +329,26 @@ describe('prefect double', () => {
     }
   });
 
+  test('like Prefect 3.4, with MIGRATE_ON_START=false the server cannot start on a database never migrated; `server database upgrade -y` migrates it', async () => {
+    const e = { ...env, PREFECT_HOME: join(work, 'migratehome'), PREFECT_SERVER_DATABASE_MIGRATE_ON_START: 'false', PREFECT_SERVER_ANALYTICS_ENABLED: 'false', PREFECT_CLI_WRAP_LINES: 'false' };
+    const refused = run('python3', ['-m', 'prefect', 'server', 'start', '--host', '127.0.0.1', '--port', String(await freePort())], { env: e });
+    expect(refused.status).toBe(3);
+    expect(refused.stderr).toMatch(/no such table: block_type[\s\S]*Application startup failed/);
+    const unconfirmed = prefect(['server', 'database', 'upgrade'], e); // no --yes and no terminal to confirm on
+    expect([unconfirmed.status, unconfirmed.stdout.trim()]).toEqual([1, 'Database upgrade aborted!']);
+    const up = prefect(['server', 'database', 'upgrade', '-y'], e);
+    expect(up.status).toBe(0);
+    expect(up.stdout).toMatch(/^Running upgrade migrations \.\.\.\nMigrations succeeded!\nPrefect database at 'sqlite\+aiosqlite:\/\/\/.*\/migratehome\/prefect\.db' upgraded!\n$/);
+    expect(prefect(['server', 'database', 'upgrade', '-y'], e).status).toBe(0); // at head: nothing to do
+    const log = run('python3', ['-c', `import sqlite3; print([tuple(r) for r in sqlite3.connect('${join(work, 'migratehome', 'prefect.db')}').execute('SELECT source, from_version, to_version FROM test_double_migrations')])`]);
+    expect(log.stdout.trim()).toMatch(/^\[\('cli', None, '\d+\.\d+\.\d+'\)\]$/);
+    const uiPort = await freePort();
+    const child = spawn('python3', ['-m', 'prefect', 'server', 'start', '--host', '127.0.0.1', '--port', String(uiPort)], { env: e, stdio: 'ignore' });
+    children.push(child);
+    await waitFor(async () => ((await fetch(`http://127.0.0.1:${uiPort}/api/health`).catch(() => undefined))?.ok ? true : undefined));
+    await stop(child);
+  });
+
   test('unreachable PostgreSQL: server refuses to start (real migrations fail at start-up)', async () => {
     const pgPort = await freePort();
     const r = run('python3', ['-m', 'prefect', 'server', 'start', '--port', String(await freePort())], {

@@ -91,6 +91,25 @@ def cmd_server_start(args: argparse.Namespace) -> None:
     raise Exit(serve(host, port))
 
 
+def cmd_server_database_upgrade(args: argparse.Namespace) -> None:
+    from .server import NotMigrated, Store, database_url, open_database
+    db_cfg = settings.database_config()
+    url = database_url(db_cfg)
+    if not args.yes:
+        if not INTERACTIVE:
+            fail("Database upgrade aborted!")
+        fail("Interactive confirmation is not supported by the test double; pass --yes.")
+    print("Running upgrade migrations ...")
+    try:
+        Store(open_database(db_cfg), migrate=not args.dry_run, source="cli")
+    except NotMigrated:
+        pass  # a dry run of an empty database only prints what it would do
+    except Exception as exc:  # noqa: BLE001 - alembic's connection errors end the command the same way
+        fail(f"Could not connect to the database at {url!r}: {exc}")
+    print("Migrations succeeded!")
+    succeed(f"Prefect database at {url!r} upgraded!")
+
+
 def _pool_or_fail(client: Client, name: str) -> Dict[str, Any]:
     pool = client.get(f"/work_pools/{quote(name)}", ok404=True)
     if pool is None:
@@ -378,6 +397,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--workers", type=int)
     s.add_argument("--no-services", action="store_true")
     s.set_defaults(fn=cmd_server_start)
+    database = server.add_parser("database").add_subparsers(dest="sub2", required=True)
+    up = database.add_parser("upgrade")
+    up.add_argument("-y", "--yes", action="store_true")
+    up.add_argument("-r", "--revision", default="head")
+    up.add_argument("--dry-run", action="store_true")
+    up.set_defaults(fn=cmd_server_database_upgrade)
 
     wp = sub.add_parser("work-pool").add_subparsers(dest="sub", required=True)
     c = wp.add_parser("create")

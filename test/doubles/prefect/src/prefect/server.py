@@ -114,23 +114,52 @@ def as_uuid(value: str) -> str:
 
 
 # --------------------------------------------------------------------------------------------- store
+class NotMigrated(Exception):
+    """The database has no tables: real Prefect's start-up (block registration) fails on it."""
+
+
 class Store:
-    """All objects as JSON documents in one SQLite table, guarded by one lock."""
+    """All objects as JSON documents in one SQLite table, guarded by one lock.
+
+    Creating the tables is the double's "migration" (real Prefect: alembic upgrade head, run at start-up unless
+    PREFECT_SERVER_DATABASE_MIGRATE_ON_START=false, or by `prefect server database upgrade`). Every migration that
+    changes the schema's version is logged in test_double_migrations (from, to, source), for tests to count.
+    """
 
     KINDS = ("work_pool", "work_queue", "worker", "flow", "deployment", "flow_run", "concurrency_limit_v2")
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, migrate: bool = True, source: str = "start") -> None:
         self.path = path
         if path != ":memory:":
             os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
         self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("CREATE TABLE IF NOT EXISTS test_double_objects (kind TEXT NOT NULL, id TEXT NOT NULL, "
-                        "body TEXT NOT NULL, PRIMARY KEY (kind, id))")
+        if migrate:
+            self.migrate(source)
+        if not self.schema_version():
+            raise NotMigrated("no such table: block_type")
         self.lock = threading.RLock()
         self.objects: Dict[str, Dict[str, Dict[str, Any]]] = {k: {} for k in self.KINDS}
         for kind, oid, body in self.db.execute("SELECT kind, id, body FROM test_double_objects"):
             self.objects.setdefault(kind, {})[oid] = json.loads(body)
+
+    def schema_version(self) -> Optional[str]:
+        """The Prefect version the tables were last migrated to (None: no tables)."""
+        if not self.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'test_double_objects'").fetchone():
+            return None
+        if not self.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'test_double_migrations'").fetchone():
+            return "unknown"
+        row = self.db.execute("SELECT to_version FROM test_double_migrations ORDER BY rowid DESC LIMIT 1").fetchone()
+        return row[0] if row else "unknown"
+
+    def migrate(self, source: str) -> None:
+        before = self.schema_version()
+        self.db.execute("CREATE TABLE IF NOT EXISTS test_double_objects (kind TEXT NOT NULL, id TEXT NOT NULL, "
+                        "body TEXT NOT NULL, PRIMARY KEY (kind, id))")
+        self.db.execute("CREATE TABLE IF NOT EXISTS test_double_migrations (from_version TEXT, to_version TEXT NOT NULL, "
+                        "source TEXT NOT NULL, at TEXT NOT NULL)")
+        if before != __version__:
+            self.db.execute("INSERT INTO test_double_migrations VALUES (?, ?, ?, ?)", (before, __version__, source, iso()))
 
     def ping(self) -> None:
         with self.lock:
@@ -876,6 +905,22 @@ def prepare_ui() -> str:
     return static_dir
 
 
+def open_database(db_cfg: Dict[str, Any]) -> str:
+    """The double's store for the configured database; for PostgreSQL, first proves it can log in to it."""
+    home = settings.home()
+    home.mkdir(parents=True, exist_ok=True)
+    if db_cfg["kind"] == "sqlite":
+        return str(db_cfg["path"])
+    prepare_postgres(db_cfg)
+    return str(home / "prefect-test-double-state.db")
+
+
+def database_url(db_cfg: Dict[str, Any]) -> str:
+    if db_cfg["kind"] == "sqlite":
+        return f"sqlite+aiosqlite:///{db_cfg['path']}"
+    return f"postgresql+asyncpg://{db_cfg['user']}:***@{db_cfg['host']}:{db_cfg['port']}/{db_cfg['name']}"
+
+
 def serve(host: str, port: int) -> int:
     try:
         ui_dir = prepare_ui()
@@ -884,26 +929,26 @@ def serve(host: str, port: int) -> int:
         traceback.print_exc()
         sys.stderr.write(f"PermissionError: {exc}\n")
         return 1
-    home = settings.home()
-    home.mkdir(parents=True, exist_ok=True)
     db_cfg = settings.database_config()
-    if db_cfg["kind"] == "sqlite":
-        store_path = str(db_cfg["path"])
-    else:
-        store_path = str(home / "prefect-test-double-state.db")
-        try:
-            prepare_postgres(db_cfg)
-        except Exception as exc:  # noqa: BLE001 - real migrations abort start-up the same way
-            sys.stderr.write(f"ERROR:    Application startup failed. Could not run migrations on "
-                             f"postgresql://{db_cfg['user']}@{db_cfg['host']}:{db_cfg['port']}/{db_cfg['name']}: {exc}\n")
-            return 3
+    try:
+        store_path = open_database(db_cfg)
+    except Exception as exc:  # noqa: BLE001 - real migrations abort start-up the same way
+        sys.stderr.write(f"ERROR:    Application startup failed. Could not run migrations on "
+                         f"postgresql://{db_cfg['user']}@{db_cfg['host']}:{db_cfg['port']}/{db_cfg['name']}: {exc}\n")
+        return 3
+    try:
+        store = Store(store_path, migrate=settings.migrate_on_start(), source="start")
+    except NotMigrated as exc:
+        sys.stderr.write("ERROR:    Traceback (most recent call last):\n  ...\n"
+                         f"sqlalchemy.exc.OperationalError: (sqlite3.OperationalError) {exc}\n\n"
+                         "ERROR:    Application startup failed. Exiting.\n")
+        return 3
     try:
         httpd = ThreadingHTTPServer((host, port), None)  # type: ignore[arg-type]
     except OSError as exc:
         sys.stderr.write(f"Port {port} is already in use. Please specify a different port with the `--port` flag. ({exc})\n")
         return 1
     httpd.daemon_threads = True
-    store = Store(store_path)
     app = App(store, db_cfg, settings.server_auth_string(), settings.ui_api_url(host, port))
     app.ui_dir = ui_dir
     httpd.RequestHandlerClass = make_handler(app)
@@ -913,7 +958,7 @@ def serve(host: str, port: int) -> int:
         "ui_api_url": app.ui_api_url, "database": {k: v for k, v in db_cfg.items() if k != "password"},
         "state_store": store_path, "started": iso(),
     }
-    (home / "prefect-test-double-server.json").write_text(json.dumps(info, indent=2) + "\n")
+    (settings.home() / "prefect-test-double-server.json").write_text(json.dumps(info, indent=2) + "\n")
     if info["analytics_enabled"]:
         sys.stdout.write("INFO:     Telemetry service scheduled to start in-app (test double: nothing is sent)\n")
     sys.stdout.write(BANNER + "\nConfigure Prefect to communicate with the server with:\n\n"

@@ -89,6 +89,10 @@ def ui_serve_base() -> str:
     return env("PREFECT_UI_SERVE_BASE", "PREFECT_SERVER_UI_SERVE_BASE", default="/")  # type: ignore[return-value]
 
 
+def migrate_on_start() -> bool:
+    return env_bool("PREFECT_SERVER_DATABASE_MIGRATE_ON_START", "PREFECT_API_DATABASE_MIGRATE_ON_START", default=True)
+
+
 def cli_wrap_lines() -> bool:
     return env_bool("PREFECT_CLI_WRAP_LINES", default=True)
 
