@@ -12,7 +12,6 @@ text) is what its annotation says, so values can be checked before Prefect refus
 from __future__ import annotations
 
 import ast
-import json
 import sys
 import zipfile
 
