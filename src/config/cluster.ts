@@ -6,6 +6,7 @@ import { statSync } from 'node:fs';
 import path from 'node:path';
 import type { Diagnostic } from './diagnostics.js';
 import { InventoryModel } from './inventory-model.js';
+import { budgetMessage, checkServerEnv, connectionBudget, typedServerEnv, type RawServerSettings } from './server-settings.js';
 import { didYouMean } from './suggest.js';
 import type {
   AnsibleValue,
@@ -13,6 +14,7 @@ import type {
   DatabaseConfig,
   EnvironmentSource,
   HostConnection,
+  ServerEnv,
   WorkerHost,
   WorkerUnit,
   WorkPool,
@@ -35,7 +37,12 @@ interface ClusterVars {
   prefect_apt_repository?: string;
   prefect_environment: RawEnvironment;
   prefect_api: { bind_host?: string; port?: number; url: string };
-  prefect_database?: { type: 'sqlite' } | ({ type: 'postgresql' } & Partial<Omit<Extract<DatabaseConfig, { type: 'postgresql' }>, 'type'>>);
+  prefect_database?:
+    | { type: 'sqlite'; timeout?: number | YamlNumber }
+    | ({ type: 'postgresql' } & Partial<Omit<Extract<DatabaseConfig, { type: 'postgresql' }>, 'type' | 'postgresql_conf' | SecondsKey>> & {
+        [K in SecondsKey]?: number | YamlNumber;
+      } & { postgresql_conf?: Record<string, string | number | boolean | YamlNumber> });
+  prefect_server_settings?: RawServerSettings;
   prefect_work_pools?: Record<string, RawPool | null>;
   prefect_worker_healthcheck?: boolean;
   prefect_analytics_enabled?: boolean;
@@ -53,6 +60,7 @@ type RawEnvironment =
       pixi_unpack_binary?: string;
     }
   | { source: 'prefix'; prefix: string; pixi_unpack_binary?: string };
+type SecondsKey = 'timeout' | 'connection_timeout' | 'pool_timeout';
 interface RawPool {
   concurrency_limit?: number | null;
   worker_limit?: number;
@@ -198,6 +206,7 @@ export function checkCluster(source: YamlSource, options: ClusterCheckOptions): 
 
   checkApiPort(vars, report);
   checkArtifacts(vars, options, report);
+  const serverEnv = checkServerSettings(vars, report);
 
   const apiPort = vars.prefect_api.port ?? DEFAULT_API_PORT;
   const healthcheck = vars.prefect_worker_healthcheck ?? false;
@@ -219,7 +228,7 @@ export function checkCluster(source: YamlSource, options: ClusterCheckOptions): 
 
   const databaseType = vars.prefect_database?.type ?? 'sqlite';
   if (diagnostics.some((d) => d.severity === 'error') || server === undefined) return { diagnostics, databaseType };
-  const config = normalise(vars, model, pools, server, workerPlans, options);
+  const config = normalise(vars, model, pools, server, workerPlans, options, serverEnv);
   return { diagnostics, config, databaseType };
 }
 
@@ -307,6 +316,94 @@ function checkArtifacts(vars: ClusterVars, options: ClusterCheckOptions, report:
   }
 }
 
+/** postgresql.conf parameters that the cluster's own configuration (Debian's pg_createcluster) or prefect_database set. */
+const PG_CONF_OWNED: Readonly<Record<string, string>> = {
+  port: 'prefect_database.port',
+  data_directory: "the cluster's own postgresql.conf",
+  config_file: "the cluster's own postgresql.conf",
+  hba_file: "the cluster's own postgresql.conf",
+  ident_file: "the cluster's own postgresql.conf",
+  external_pid_file: "the cluster's own postgresql.conf",
+  include_dir: "the cluster's own postgresql.conf",
+};
+
+/**
+ * prefect_server_settings.env and prefect_database's PostgreSQL tuning: returns the escape hatch's settings to
+ * write (empty when there are none or they have errors).
+ */
+function checkServerSettings(vars: ClusterVars, report: Report): ServerEnv {
+  const dbPath: PathSegment[] = ['all', 'vars', 'prefect_database'];
+  const env = vars.prefect_server_settings?.env;
+  const extra = env ? checkServerEnv(env, vars.prefect_version, ['all', 'vars', 'prefect_server_settings', 'env'], report) : {};
+  const db = vars.prefect_database;
+  if (db?.type !== 'postgresql') return extra;
+  const mode = db.mode ?? 'local';
+  if (mode === 'external') {
+    for (const key of ['postgresql_conf', 'postgresql_autotune'] as const) {
+      if (db[key] !== undefined) report('warning', 'postgresql-conf-unused', [...dbPath, key], `prefect_database.${key} applies to a local PostgreSQL (mode local); with mode external it is ignored: tune that server where it runs`, 'key');
+    }
+    return extra;
+  }
+  for (const name of Object.keys(db.postgresql_conf ?? {})) {
+    const owner = PG_CONF_OWNED[name];
+    if (owner !== undefined) report('error', 'postgresql-conf-owned', [...dbPath, 'postgresql_conf', name], `postgresql_conf cannot set ${name}: it is set by ${owner}`, 'key');
+  }
+  const database = normaliseDatabase(db) as Extract<DatabaseConfig, { type: 'postgresql' }>;
+  const budget = connectionBudget(database);
+  if (budget.required > budget.available) {
+    const maxSet = db.postgresql_conf?.max_connections !== undefined;
+    const at: PathSegment[] = maxSet
+      ? [...dbPath, 'postgresql_conf', 'max_connections']
+      : db.max_overflow !== undefined
+        ? [...dbPath, 'max_overflow']
+        : db.pool_size !== undefined
+          ? [...dbPath, 'pool_size']
+          : dbPath;
+    report('error', 'connection-budget', at, budgetMessage(budget, database, maxSet), at === dbPath ? 'key' : 'value');
+  }
+  return extra;
+}
+
+/** A postgresql.conf value as text: booleans as on/off, numbers as Python would print them. */
+function pgConfText(value: string | number | boolean | YamlNumber): string {
+  return typeof value === 'boolean' ? (value ? 'on' : 'off') : String(value);
+}
+
+function normaliseDatabase(rawDb: NonNullable<ClusterVars['prefect_database']>): DatabaseConfig {
+  const seconds = (v: number | YamlNumber | undefined) => (v === undefined ? undefined : Number(v.valueOf()));
+  if (rawDb.type === 'sqlite') {
+    const timeout = seconds(rawDb.timeout);
+    return { type: 'sqlite', ...(timeout !== undefined && { timeout }) };
+  }
+  const optional = {
+    pool_recycle: rawDb.pool_recycle,
+    pool_timeout: seconds(rawDb.pool_timeout),
+    timeout: seconds(rawDb.timeout),
+    connection_timeout: seconds(rawDb.connection_timeout),
+    postgresql_version: rawDb.postgresql_version,
+  };
+  const mode = rawDb.mode ?? 'local';
+  return {
+    type: 'postgresql',
+    mode,
+    host: rawDb.host ?? '127.0.0.1',
+    port: rawDb.port ?? 5432,
+    name: rawDb.name ?? 'prefect',
+    user: rawDb.user ?? 'prefect',
+    pool_size: rawDb.pool_size ?? 5,
+    max_overflow: rawDb.max_overflow ?? 10,
+    ...Object.fromEntries(Object.entries(optional).filter(([, v]) => v !== undefined)),
+    ...(mode === 'local' && {
+      postgresql_conf: Object.fromEntries(
+        Object.keys(rawDb.postgresql_conf ?? {})
+          .sort()
+          .map((k) => [k, pgConfText((rawDb.postgresql_conf ?? {})[k] as string | number | boolean | YamlNumber)]),
+      ),
+      postgresql_autotune: rawDb.postgresql_autotune ?? true,
+    }),
+  };
+}
+
 function poolsOf(vars: ClusterVars): Map<string, WorkPool> {
   const pools = new Map<string, WorkPool>();
   const names = Object.keys(vars.prefect_work_pools ?? {}).sort();
@@ -346,6 +443,7 @@ function normalise(
   serverName: string,
   workerPlans: WorkerPlan[],
   options: ClusterCheckOptions,
+  extraServerEnv: ServerEnv,
 ): ClusterConfig {
   const version = vars.prefect_version;
   const user = vars.prefect_user ?? 'prefect';
@@ -373,21 +471,8 @@ function normalise(
             ...(raw.pixi_unpack_binary !== undefined && { pixi_unpack_binary: controllerPath(raw.pixi_unpack_binary) }),
           };
 
-  const rawDb = vars.prefect_database ?? { type: 'sqlite' };
-  const database: DatabaseConfig =
-    rawDb.type === 'sqlite'
-      ? { type: 'sqlite' }
-      : {
-          type: 'postgresql',
-          mode: rawDb.mode ?? 'local',
-          host: rawDb.host ?? '127.0.0.1',
-          port: rawDb.port ?? 5432,
-          name: rawDb.name ?? 'prefect',
-          user: rawDb.user ?? 'prefect',
-          pool_size: rawDb.pool_size ?? 5,
-          max_overflow: rawDb.max_overflow ?? 10,
-          ...(rawDb.postgresql_version !== undefined && { postgresql_version: rawDb.postgresql_version }),
-        };
+  const database = normaliseDatabase(vars.prefect_database ?? { type: 'sqlite' });
+  const serverEnv: ServerEnv = { ...extraServerEnv, ...typedServerEnv(database, vars.prefect_server_settings ?? {}) };
 
   const apiPort = vars.prefect_api.port ?? DEFAULT_API_PORT;
   const bindHost = vars.prefect_api.bind_host ?? '0.0.0.0';
@@ -432,6 +517,7 @@ function normalise(
     prefect_server_api_local_url: `http://${localAddressFor(bindHost)}:${apiPort}/api`,
     prefect_analytics_enabled: vars.prefect_analytics_enabled ?? false,
     prefect_database: database,
+    prefect_server_env: Object.fromEntries(Object.keys(serverEnv).sort().map((k) => [k, serverEnv[k] as string])),
     prefect_work_pools: [...pools.values()],
     prefect_worker_healthcheck: vars.prefect_worker_healthcheck ?? false,
   };

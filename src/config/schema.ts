@@ -18,6 +18,7 @@ interface SchemaNode {
   pattern?: string;
   minimum?: number;
   maximum?: number;
+  exclusiveMinimum?: number;
   description?: string;
   properties?: Record<string, SchemaNode>;
   patternProperties?: Record<string, SchemaNode>;
@@ -60,6 +61,7 @@ export const CLUSTER_KEYS = [
   'prefect_work_pools',
   'prefect_worker_healthcheck',
   'prefect_analytics_enabled',
+  'prefect_server_settings',
 ];
 const SECRET_KEYS = ['prefect_api_auth_string', 'prefect_database_password'];
 
@@ -118,6 +120,7 @@ class ErrorMapper {
         return this.at(objectPath, 'value', 'schema', this.badValueMessage(objectPath, parentSchema, error.data));
       case 'type':
       case 'minimum':
+      case 'exclusiveMinimum':
       case 'maximum':
         return this.at(objectPath, 'value', 'schema', this.badValueMessage(objectPath, parentSchema, error.data));
       case 'enum': {
@@ -210,8 +213,12 @@ class ErrorMapper {
         : container === 'prefect_work_pools'
           ? 'work pool name'
           : container === 'env'
-            ? 'environment variable name'
-            : 'group name';
+            ? objectPath[objectPath.length - 2] === 'prefect_server_settings'
+              ? 'Prefect setting name'
+              : 'environment variable name'
+            : container === 'postgresql_conf'
+              ? 'PostgreSQL setting name'
+              : 'group name';
     const reason = forbiddenCharIn(name) ?? `it must be ${parentSchema.description ?? `match ${parentSchema.pattern ?? ''}`}`;
     return this.at([...objectPath, name], 'key', 'schema', `${what} ${JSON.stringify(name)} is not valid: ${reason}`);
   }
@@ -288,7 +295,8 @@ function describeExpected(schema: SchemaNode): string {
     if (type === 'integer' || type === 'number') {
       const noun = type === 'integer' ? 'an integer' : 'a number';
       const { minimum: min, maximum: max } = schema;
-      if (min !== undefined && max !== undefined) parts.push(`${noun} between ${min} and ${max}`);
+      if (schema.exclusiveMinimum !== undefined) parts.push(`${noun} greater than ${schema.exclusiveMinimum}`);
+      else if (min !== undefined && max !== undefined) parts.push(`${noun} between ${min} and ${max}`);
       else if (min !== undefined) parts.push(`${noun} of at least ${min}`);
       else if (max !== undefined) parts.push(`${noun} of at most ${max}`);
       else parts.push(noun);

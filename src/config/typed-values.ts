@@ -39,7 +39,13 @@ export function checkTypedValues(source: YamlSource, existing: Diagnostic[]): Di
   return walk.out;
 }
 
-type Context = 'other' | 'passthrough' | 'env';
+/**
+ * other: an integer is needed; passthrough: ansible_* values; env: environment values (text); pgconf: postgresql.conf
+ * values (text, booleans written on/off); seconds: a number of seconds (a float is fine).
+ */
+type Context = 'other' | 'passthrough' | 'env' | 'pgconf' | 'seconds';
+/** prefect_database keys that take a number of seconds. */
+const SECONDS_KEYS = new Set(['timeout', 'connection_timeout', 'pool_timeout']);
 
 function report(walk: Walk, path: PathSegment[], part: 'key' | 'value', severity: Diagnostic['severity'], rule: string, message: string): void {
   const { line, col } = walk.source.positionOf(path, part);
@@ -55,13 +61,25 @@ function visit(walk: Walk, value: unknown, path: PathSegment[], context: Context
   }
   if (value !== null && typeof value === 'object' && !(value instanceof Date) && !(value instanceof YamlNumber)) {
     const parentKey = path[path.length - 1];
-    const inEnv = parentKey === 'env' && path[path.length - 3] === 'prefect_work_pools';
+    const inEnv =
+      parentKey === 'env' && (path[path.length - 3] === 'prefect_work_pools' || (path[path.length - 2] === 'prefect_server_settings' && path.length === 4));
+    const inDatabase = parentKey === 'prefect_database' && path.length === 3;
+    const inPgConf = parentKey === 'postgresql_conf' && path[path.length - 2] === 'prefect_database' && path.length === 4;
     for (const [key, item] of Object.entries(value as Record<string, unknown>)) {
       const at = [...path, key];
       if (inEnv) checkName(walk, at, key, ENV_NAME, 'environment variable name', "letters, digits and '_', not starting with a digit", []);
       else if (key.startsWith('ansible_') && context === 'other')
         checkName(walk, at, key, ANSIBLE_VAR_NAME, 'variable name', "an identifier: ansible_ followed by letters, digits and '_'", KNOWN_ANSIBLE_VARS);
-      visit(walk, item, at, inEnv ? 'env' : key.startsWith('ansible_') && context === 'other' ? 'passthrough' : context);
+      const next: Context = inEnv
+        ? 'env'
+        : inPgConf
+          ? 'pgconf'
+          : inDatabase && SECONDS_KEYS.has(key)
+            ? 'seconds'
+            : key.startsWith('ansible_') && context === 'other'
+              ? 'passthrough'
+              : context;
+      visit(walk, item, at, next);
     }
     return;
   }
@@ -80,6 +98,8 @@ function checkName(walk: Walk, at: PathSegment[], key: string, pattern: RegExp, 
 
 function checkScalar(walk: Walk, value: unknown, path: PathSegment[], context: Context): void {
   const text = walk.source.plainTextOf(path);
+  if (context === 'seconds') return; // any number: the schema checks the range
+  if (context === 'pgconf' && typeof value === 'boolean') return; // written on/off, which PostgreSQL reads as the same boolean
   if (context === 'other') {
     if (value instanceof YamlNumber) {
       const what = value.kind === 'float' ? `the float ${String(value)}` : `the integer ${String(value)}`;
@@ -90,7 +110,8 @@ function checkScalar(walk: Walk, value: unknown, path: PathSegment[], context: C
   if (text === undefined || resolvePlain(text) === 'str') return;
   const trap = yaml11Trap(text) ?? (context === 'env' && typeof value === 'boolean' && !/^(?:true|false)$/.test(text) ? `YAML 1.1 reads ${text} as the boolean ${String(value)}` : undefined);
   if (trap) {
-    const becomes = context === 'env' ? `; the environment variable gets ${JSON.stringify(String(value))}` : '';
+    const becomes =
+      context === 'env' ? `; the environment variable gets ${JSON.stringify(String(value))}` : context === 'pgconf' ? `; postgresql.conf gets ${String(value)}` : '';
     report(walk, path, 'value', 'warning', 'yaml11-trap', `${trap} (so does Ansible)${becomes}; if you meant the text, write ${JSON.stringify(text)}`);
   }
 }

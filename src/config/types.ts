@@ -24,8 +24,12 @@ export type EnvironmentSource =
     }
   | { source: 'prefix'; prefix: string; pixi_unpack_binary?: string };
 
+/**
+ * Database settings the server reads (PREFECT_SERVER_DATABASE_*). Absent optional keys leave Prefect's default;
+ * they reach the server through `prefect_server_env` (see ServerEnv), not through templates.
+ */
 export type DatabaseConfig =
-  | { type: 'sqlite' }
+  | { type: 'sqlite'; timeout?: number }
   | {
       type: 'postgresql';
       mode: 'local' | 'external';
@@ -35,9 +39,20 @@ export type DatabaseConfig =
       user: string;
       pool_size: number;
       max_overflow: number;
+      pool_recycle?: number;
+      pool_timeout?: number;
+      timeout?: number;
+      connection_timeout?: number;
       /** mode local: major version to install when the host has no PostgreSQL server yet. */
       postgresql_version?: number;
+      /** mode local only: postgresql.conf settings, as postgresql.conf text (booleans as on/off), by parameter name. */
+      postgresql_conf?: Record<string, string>;
+      /** mode local only: size memory settings from the host's RAM unless postgresql_conf sets them. */
+      postgresql_autotune?: boolean;
     };
+
+/** Prefect settings of the server unit, by canonical environment variable name, as the text written to server.env. */
+export type ServerEnv = Record<string, string>;
 
 export interface WorkPool {
   name: string;
@@ -103,6 +118,11 @@ export interface ClusterConfig {
   prefect_server_api_local_url: string;
   prefect_analytics_enabled: boolean;
   prefect_database: DatabaseConfig;
+  /**
+   * Every optional Prefect setting of the server (typed keys and the prefect_server_settings.env escape hatch),
+   * sorted by name; server.env writes them in one loop, each value quoted.
+   */
+  prefect_server_env: ServerEnv;
   prefect_work_pools: WorkPool[];
   prefect_worker_healthcheck: boolean;
 }

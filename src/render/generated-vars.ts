@@ -65,7 +65,12 @@ function clusterData(config: ClusterConfig, outDir: string): YamlData {
     prefect_api_url: config.prefect_api_url,
     prefect_server_api_local_url: config.prefect_server_api_local_url,
     prefect_analytics_enabled: config.prefect_analytics_enabled,
-    prefect_database: { ...config.prefect_database },
+    prefect_database:
+      config.prefect_database.type === 'postgresql' && config.prefect_database.postgresql_conf !== undefined
+        ? { ...config.prefect_database, postgresql_conf: sortedRecord(config.prefect_database.postgresql_conf) }
+        : { ...config.prefect_database },
+    // Every optional Prefect setting of the server, as text: server.env writes each one quoted, in one loop.
+    prefect_server_env: sortedRecord(config.prefect_server_env),
     prefect_work_pools: [...config.prefect_work_pools]
       .sort((a, b) => a.name.localeCompare(b.name))
       .map((p) => ({

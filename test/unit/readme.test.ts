@@ -50,6 +50,16 @@ it('shows the finding validate really prints for the misspelt pool', async () =>
   expect(blocks.some((b) => b.text.trim() === line)).toBe(true);
 });
 
+it('shows the connection-budget finding validate really prints (Large sites)', async () => {
+  const fixture = await fs.readFile(path.join(root, 'test/fixtures/config/connection-budget.yml'), 'utf8');
+  await fs.writeFile(path.join(dir, 'inventory.yml'), fixture.replace(/^ +port: 5433\n/m, ''));
+  const { r, reporter } = capture();
+  expect(await main(['node', 'pag-ansible', 'validate', '-i', 'inventory.yml'], reporter, dir)).toBe(1);
+  const line = r.out.split('\n').find((l) => l.includes('[connection-budget]'));
+  expect(line).toBeDefined();
+  expect(blocks.some((b) => b.text.trim() === line)).toBe(true);
+});
+
 it('gives every option of every command in its synopsis', () => {
   const program = buildProgram({ reporter: capture().reporter, exitCode: 0, cwd: dir, env: {} });
   const shared = new Set(['--vault-password-file', '--ask-vault-pass', '--help']);

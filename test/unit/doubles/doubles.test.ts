@@ -360,6 +360,16 @@ describe('prefect double', () => {
     expect(r.status).not.toBe(0);
     expect(r.stderr).toContain('Application startup failed');
   });
+
+  test('server settings as Prefect 3.4 reads them: reported in the state file, a value pydantic refuses stops the start', async () => {
+    const info = JSON.parse(readFileSync(join(home, 'prefect-test-double-server.json'), 'utf8')) as { server_settings: Record<string, unknown> };
+    expect(info.server_settings).toMatchObject({ PREFECT_SERVER_DATABASE_SQLALCHEMY_POOL_SIZE: 5, PREFECT_SERVER_API_CSRF_PROTECTION_ENABLED: false, PREFECT_SERVER_EVENTS_RETENTION_PERIOD: 604800 });
+    const r = run('python3', ['-m', 'prefect', 'server', 'start', '--port', String(await freePort())], {
+      env: { ...env, PREFECT_HOME: join(work, 'badhome'), PREFECT_SERVER_EVENTS_RETENTION_PERIOD: '604800' },
+    });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('validation error for Settings\nPREFECT_SERVER_EVENTS_RETENTION_PERIOD');
+  });
 });
 
 describe('python helpers of the double', () => {
@@ -378,5 +388,39 @@ describe('python helpers of the double', () => {
     const r = run('python3', ['-c', py], { env: { PYTHONPATH: PREFECT_SRC } });
     expect(r.stderr).toBe('');
     expect(r.stdout.trim()).toBe('ok');
+  });
+  test('server settings parse as pydantic parses them (table taken from pydantic 2; checked against it when importable)', () => {
+    // kind: [accepted, refused] values, as pydantic 2's lax mode reads environment text.
+    const table: Record<string, [string[], string[]]> = {
+      int: [['5', '-1', '+3', '5.0', ' 7 ', '1_000'], ['5.5', '5.', '1e3', 'abc', '', 'true', '0x10']],
+      float: [['5', '5.5', ' 2 ', '1e3', '.5', '5.', '1_000', 'nan', 'inf'], ['abc', '', '0x1', 'true']],
+      bool: [['true', 'False', 'yes', 'on', 'OFF', '1', '0', 't', 'n'], ['2', '', 'maybe', ' true ']],
+      duration: [['P7D', 'PT12H', 'P1W', 'PT604800S', 'P1DT', '1 day, 01:00:00', '12:00', '3 days', '7d', '7 day 01:00:00'], ['604800', '3600.5', 'P', 'PT', '12h', '1w', 'p7d']],
+    };
+    const py = [
+      'import json, sys',
+      'from prefect.settings import _parse',
+      'table = json.loads(sys.argv[1])',
+      'try:',
+      '    from datetime import timedelta; from pydantic import TypeAdapter',
+      '    adapters = {"int": TypeAdapter(int), "float": TypeAdapter(float), "bool": TypeAdapter(bool), "duration": TypeAdapter(timedelta)}',
+      'except ImportError:',
+      '    adapters = {}',
+      'def accepts(f, v):',
+      '    try:',
+      '        f(v)',
+      '        return True',
+      '    except Exception:',
+      '        return False',
+      'wrong = []',
+      'for kind, (good, bad) in table.items():',
+      '    for v, want in [(v, True) for v in good] + [(v, False) for v in bad]:',
+      '        if accepts(lambda x: _parse(kind, x), v) != want: wrong.append(("double", kind, v))',
+      '        if kind in adapters and accepts(adapters[kind].validate_python, v) != want: wrong.append(("pydantic", kind, v))',
+      'print(json.dumps(wrong))',
+    ].join('\n');
+    const r = run('python3', ['-c', py, JSON.stringify(table)], { env: { PYTHONPATH: PREFECT_SRC } });
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toEqual([]);
   });
 });

@@ -923,6 +923,11 @@ def database_url(db_cfg: Dict[str, Any]) -> str:
 
 def serve(host: str, port: int) -> int:
     try:
+        server_settings = settings.server_settings()
+    except SystemExit as exc:  # real Prefect fails the same way while loading its settings
+        sys.stderr.write(f"{exc}\n")
+        return 1
+    try:
         ui_dir = prepare_ui()
     except PermissionError as exc:
         import traceback
@@ -956,7 +961,7 @@ def serve(host: str, port: int) -> int:
         "test_double": True, "pid": os.getpid(), "version": __version__, "host": host, "port": port,
         "analytics_enabled": settings.analytics_enabled(), "auth_enabled": app.auth_string is not None,
         "ui_api_url": app.ui_api_url, "database": {k: v for k, v in db_cfg.items() if k != "password"},
-        "state_store": store_path, "started": iso(),
+        "state_store": store_path, "started": iso(), "server_settings": server_settings,
     }
     (settings.home() / "prefect-test-double-server.json").write_text(json.dumps(info, indent=2) + "\n")
     if info["analytics_enabled"]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import urllib.parse
 from pathlib import Path
 from typing import Dict, Optional
@@ -181,3 +182,80 @@ def parse_database_url(url: str) -> Dict[str, object]:
             "name": (parsed.path or "/").lstrip("/") or "postgres",
         }
     raise SystemExit(f"Unsupported database URL scheme {scheme!r}")
+
+
+# Server settings the roles pass (prefect_server_env), read and checked as Prefect 3.4's pydantic models do:
+# canonical name -> (type, older names Prefect still reads, default). A value pydantic refuses stops the server
+# at start with "validation error for Settings", as real Prefect does (it fails while loading its settings).
+SERVER_SETTINGS: Dict[str, tuple] = {
+    "PREFECT_SERVER_DATABASE_SQLALCHEMY_POOL_SIZE": ("int", ("PREFECT_SQLALCHEMY_POOL_SIZE",), 5),
+    "PREFECT_SERVER_DATABASE_SQLALCHEMY_MAX_OVERFLOW": ("int", ("PREFECT_SQLALCHEMY_MAX_OVERFLOW",), 10),
+    "PREFECT_SERVER_DATABASE_SQLALCHEMY_POOL_RECYCLE": ("int", (), 3600),
+    "PREFECT_SERVER_DATABASE_SQLALCHEMY_POOL_TIMEOUT": ("float", (), 30.0),
+    "PREFECT_SERVER_DATABASE_TIMEOUT": ("float", ("PREFECT_API_DATABASE_TIMEOUT",), 10.0),
+    "PREFECT_SERVER_DATABASE_CONNECTION_TIMEOUT": ("float", ("PREFECT_API_DATABASE_CONNECTION_TIMEOUT",), 5.0),
+    "PREFECT_SERVER_API_KEEPALIVE_TIMEOUT": ("int", (), 5),
+    "PREFECT_SERVER_API_CSRF_PROTECTION_ENABLED": ("bool", ("PREFECT_SERVER_CSRF_PROTECTION_ENABLED",), False),
+    "PREFECT_SERVER_EVENTS_RETENTION_PERIOD": ("duration", ("PREFECT_EVENTS_RETENTION_PERIOD",), 7 * 86400.0),
+    "PREFECT_SERVER_LOGGING_LEVEL": ("level", ("PREFECT_LOGGING_SERVER_LEVEL",), "WARNING"),
+}
+
+_ISO_DURATION = re.compile(
+    r"^P(?!T?$)(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$")
+_CLOCK_DURATION = re.compile(
+    r"^(?:(-?\d+) *(?:d|days?),? *)?(?:(\d{1,2}):(\d{2})(?::(\d{2}(?:\.\d+)?))?)?$", re.IGNORECASE)
+_LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
+
+
+def _parse(kind: str, value: str) -> object:
+    """pydantic's lax parsing of an environment value; ValueError as pydantic would refuse it."""
+    text = value.strip()
+    if kind == "int":
+        if re.fullmatch(r"[-+]?\d+(_\d+)*(\.0+)?", text):
+            return int(text.replace("_", "").split(".")[0])
+        raise ValueError("Input should be a valid integer, unable to parse string as an integer")
+    if kind == "float":
+        try:
+            return float(text)
+        except ValueError:
+            raise ValueError("Input should be a valid number, unable to parse string as a number") from None
+    if kind == "bool":
+        low = value.lower()  # pydantic strips numbers, not booleans
+        if low in TRUE:
+            return True
+        if low in FALSE:
+            return False
+        raise ValueError("Input should be a valid boolean, unable to interpret input")
+    if kind == "duration":
+        m = _ISO_DURATION.match(text)
+        if m:
+            y, mo, w, d, h, mi, s = (float(g) if g else 0.0 for g in m.groups())
+            return (y * 365 + mo * 30 + w * 7 + d) * 86400 + h * 3600 + mi * 60 + s
+        m = _CLOCK_DURATION.match(text)
+        if m and text:
+            d, h, mi, s = (float(g) if g else 0.0 for g in m.groups())
+            return d * 86400 + h * 3600 + mi * 60 + s
+        raise ValueError("Input should be a valid timedelta")
+    if kind == "level":
+        if text.upper() in _LEVELS:
+            return text.upper()
+        raise ValueError("Input should be 'DEBUG', 'INFO', 'WARNING', 'ERROR' or 'CRITICAL'")
+    return value
+
+
+def server_settings() -> Dict[str, object]:
+    """The effective value of each setting in SERVER_SETTINGS (durations in seconds); SystemExit on a bad value."""
+    out: Dict[str, object] = {}
+    for name, (kind, aliases, default) in SERVER_SETTINGS.items():
+        for key in (name, *aliases):
+            raw = os.environ.get(key)
+            if raw is not None:
+                try:
+                    out[name] = _parse(kind, raw)
+                except ValueError as exc:
+                    raise SystemExit(f"pydantic_core._pydantic_core.ValidationError: 1 validation error for Settings\n"
+                                     f"{key}\n  {exc} [input_value={raw!r}, input_type=str]")
+                break
+        else:
+            out[name] = default
+    return out
