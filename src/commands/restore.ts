@@ -51,6 +51,7 @@ export async function restoreAction(file: string, opts: RestoreOptions, ctx: Com
       prefect_restore_database_version: plan.migrate || plan.overridden.length === 0 ? config.prefect_version : manifest.prefect_version,
     };
     if (secrets?.prefect_database_password !== undefined) extraVars.prefect_database_password = secrets.prefect_database_password;
+    if (secrets?.prefect_api_auth_string !== undefined) extraVars.prefect_api_auth_string = secrets.prefect_api_auth_string;
     const result = await deps.runPlaybook({ renderedDir: outDir, playbook: RESTORE_PLAYBOOK, env: ctx.env, extraVars });
     finishAnsibleRun(result, ctx.reporter, { suggestPing: true });
   } finally {

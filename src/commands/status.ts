@@ -33,7 +33,7 @@ export function parseTimeout(value: string): number {
 export async function statusAction(opts: StatusOptions, ctx: CommandContext, deps: StatusDeps = defaultDeps): Promise<void> {
   if (opts.format !== 'text' && opts.format !== 'json') throw new UsageError(`--format ${JSON.stringify(opts.format)}: expected text or json`);
   const timeout = parseTimeout(opts.timeout);
-  const { collectStatus, formatStatusText, DEGRADED_EXIT } = await import('../ops/status.js');
+  const { collectStatus, expectedUnits, formatStatusText, DEGRADED_EXIT } = await import('../ops/status.js');
   const { readUnitsTree, unitsCommand } = await import('../ops/units.js');
   const { defaultBackupDir, newestBackup } = await import('../ops/backup-archive.js');
   const { clientFor } = await import('../prefect-api/connect.js');
@@ -43,7 +43,8 @@ export async function statusAction(opts: StatusOptions, ctx: CommandContext, dep
   const backupDir = path.resolve(ctx.cwd, opts.backupDir ?? defaultBackupDir(config.inventoryPath));
 
   const report = await collectStatus(config, {
-    client: clientFor(config, secrets, { timeoutMs: timeout * 1000, ...(deps.fetch !== undefined && { fetch: deps.fetch }) }),
+    // One retry of a busy answer: status must stay a matter of seconds (a busy server is worth reporting).
+    client: clientFor(config, secrets, { timeoutMs: timeout * 1000, retries: 1, ...(deps.fetch !== undefined && { fetch: deps.fetch }) }),
     readUnits: async () => {
       const tree = await mkdtemp(path.join(os.tmpdir(), 'pag-status-'));
       try {
@@ -51,7 +52,7 @@ export async function statusAction(opts: StatusOptions, ctx: CommandContext, dep
           renderedDir: outDir,
           pattern: 'all',
           module: 'ansible.builtin.command',
-          moduleArgs: unitsCommand(),
+          moduleArgs: unitsCommand([...expectedUnits(config).values()].flat()),
           env: ctx.env,
           stdio: 'pipe',
           // One JSON document per host in a private directory instead of per-host text.

@@ -30,12 +30,17 @@ export interface HostUnits {
   units: UnitState[];
 }
 
-/** Properties asked of systemctl; a pattern matches the loaded units (enabled units are always loaded). */
+/** Properties asked of systemctl. */
 export const UNIT_PROPERTIES = ['Id', 'LoadState', 'ActiveState', 'SubState', 'UnitFileState', 'ActiveEnterTimestamp', 'NRestarts'];
 
-/** The command module's argument string (no shell: the pattern reaches systemctl unexpanded). */
-export function unitsCommand(): string {
-  return `systemctl show --no-pager --property=${UNIT_PROPERTIES.join(',')} -- 'prefect-*'`;
+/**
+ * The command module's argument string (no shell: the pattern reaches systemctl unexpanded). A pattern matches
+ * only the units systemd has loaded, and it unloads a stopped unit: the units the inventory expects are named too
+ * (systemctl loads a named unit; on hosts that lack it, it answers LoadState=not-found, which is skipped).
+ */
+export function unitsCommand(expected: string[] = []): string {
+  const names = [...new Set(expected)].sort().map((n) => `'${n.replace(/'/g, '')}'`);
+  return `systemctl show --no-pager --property=${UNIT_PROPERTIES.join(',')} -- 'prefect-*'${names.map((n) => ` ${n}`).join('')}`;
 }
 
 /** Parses `systemctl show` output: one `Key=Value` block per unit, blocks separated by blank lines. */
@@ -49,6 +54,7 @@ export function parseSystemctlShow(text: string): UnitState[] {
     }
     if (props.Id === undefined || props.Id === '') continue;
     if (props.LoadState === 'not-found') continue;
+    if (units.some((u) => u.unit === props.Id)) continue; // matched by the pattern and named too
     const u: UnitState = {
       unit: props.Id,
       active: props.ActiveState ?? 'unknown',

@@ -29,7 +29,14 @@ export interface PrefectClientOptions {
   /** Per request (default 10 s). */
   timeoutMs?: number;
   fetch?: typeof fetch;
+  /** Retries of a request answered 429, 502 or 503 (default 5, as Prefect's own client: PREFECT_CLIENT_MAX_RETRIES). */
+  retries?: number;
+  /** Waits between retries (replaced in tests). */
+  sleep?: (ms: number) => Promise<void>;
 }
+
+/** Answers that mean "not now" (rate limit, proxy, server busy: Prefect maps a locked SQLite database to 503). */
+const RETRY_STATUSES = new Set([429, 502, 503]);
 
 export interface WorkPool {
   id: string;
@@ -105,9 +112,13 @@ export class PrefectClient {
   private readonly authHeader: string | undefined;
   private readonly timeoutMs: number;
   private readonly fetchImpl: typeof fetch;
+  private readonly retries: number;
+  private readonly sleep: (ms: number) => Promise<void>;
 
   constructor(opts: PrefectClientOptions) {
     this.url = opts.url.replace(/\/+$/, '');
+    this.retries = opts.retries ?? 5;
+    this.sleep = opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
     this.authHeader = opts.authString !== undefined ? `Basic ${Buffer.from(opts.authString, 'utf8').toString('base64')}` : undefined;
     this.timeoutMs = opts.timeoutMs ?? 10_000;
     this.fetchImpl = opts.fetch ?? fetch;
@@ -120,20 +131,27 @@ export class PrefectClient {
     if (body !== undefined) headers['content-type'] = 'application/json';
     const where = `${method} ${this.url}${path}`;
     let res: Response;
-    try {
-      res = await this.fetchImpl(`${this.url}${path}`, {
-        method,
-        headers,
-        ...(body !== undefined && { body: JSON.stringify(body) }),
-        signal: AbortSignal.timeout(this.timeoutMs),
-      });
-    } catch (e) {
-      const err = e as Error & { cause?: { code?: string; message?: string } };
-      const reason =
-        err.name === 'TimeoutError' ? `no answer within ${this.timeoutMs / 1000} s` : (err.cause?.code ?? err.cause?.message ?? err.message);
-      throw new PrefectApiError(`cannot reach the Prefect API (${where}): ${reason}`, undefined, 'Is the server running? `pag-ansible status` checks it; prefect_api.url in the inventory must be reachable from here.');
+    let text: string;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        res = await this.fetchImpl(`${this.url}${path}`, {
+          method,
+          headers,
+          ...(body !== undefined && { body: JSON.stringify(body) }),
+          signal: AbortSignal.timeout(this.timeoutMs),
+        });
+      } catch (e) {
+        const err = e as Error & { cause?: { code?: string; message?: string } };
+        const reason =
+          err.name === 'TimeoutError' ? `no answer within ${this.timeoutMs / 1000} s` : (err.cause?.code ?? err.cause?.message ?? err.message);
+        throw new PrefectApiError(`cannot reach the Prefect API (${where}): ${reason}`, undefined, 'Is the server running? `pag-ansible status` checks it; prefect_api.url in the inventory must be reachable from here.');
+      }
+      text = await res.text();
+      if (!RETRY_STATUSES.has(res.status) || okStatuses.includes(res.status) || attempt >= this.retries) break;
+      // Retry-After in seconds when given, else exponential backoff with jitter (as Prefect's client: 2^n s).
+      const after = Number(res.headers.get('retry-after'));
+      await this.sleep(Number.isFinite(after) && after > 0 ? Math.min(after, 60) * 1000 : 2 ** attempt * 1000 * (0.8 + Math.random() * 0.4));
     }
-    const text = await res.text();
     if (!res.ok && !okStatuses.includes(res.status)) {
       if (res.status === 401) {
         throw new PrefectApiError(`the Prefect API refused our credentials (${where}: 401)`, 401, 'Check prefect_api_auth_string in the secrets file.');

@@ -66,7 +66,7 @@ describe('pag-ansible status', () => {
     expect(text.trim().endsWith('HEALTHY')).toBe(true);
     const rec = await fake.record();
     expect(rec.program).toBe('ansible');
-    expect(rec.argv).toEqual(expect.arrayContaining(['all', '-m', 'ansible.builtin.command', '-a', expect.stringMatching(/^systemctl show .*'prefect-\*'$/)]));
+    expect(rec.argv).toEqual(expect.arrayContaining(['all', '-m', 'ansible.builtin.command', '-a', expect.stringMatching(/^systemctl show .*'prefect-\*' 'prefect-server.service' 'prefect-worker-cpu-pool.service' 'prefect-worker-gpu-pool.service'$/)]));
     expect(rec.argv).toEqual(expect.arrayContaining(['--tree']));
     // The secret never reaches ansible (no extra-vars file) and is sent to the API only.
     expect(rec.extraVarFiles).toEqual([]);

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { applyRetention, backupFileName, packBackup, planRestore, readBackupManifest, sha256File, unpackBackup, type BackupManifest } from '../../../src/ops/backup-archive.js';
 import type { ClusterConfig } from '../../../src/config/types.js';
-import { parseSystemctlShow, unitsFromResults } from '../../../src/ops/units.js';
+import { parseSystemctlShow, unitsCommand, unitsFromResults } from '../../../src/ops/units.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -78,6 +78,13 @@ describe('unit states', () => {
   it('parses systemctl show blocks and skips units that are not found', () => {
     const text = 'Id=prefect-server.service\nLoadState=loaded\nActiveState=failed\nSubState=failed\nUnitFileState=enabled\nActiveEnterTimestamp=\nNRestarts=3\n\nId=prefect-x.service\nLoadState=not-found\n';
     expect(parseSystemctlShow(text)).toEqual([{ unit: 'prefect-server.service', active: 'failed', sub: 'failed', enabled: 'enabled', since: '', restarts: 3 }]);
+  });
+  it('names the expected units besides the pattern (systemd unloads a stopped unit, which a pattern no longer matches), once each', () => {
+    expect(unitsCommand(['prefect-worker-b.service', 'prefect-server.service', 'prefect-worker-b.service'])).toBe(
+      "systemctl show --no-pager --property=Id,LoadState,ActiveState,SubState,UnitFileState,ActiveEnterTimestamp,NRestarts -- 'prefect-*' 'prefect-server.service' 'prefect-worker-b.service'",
+    );
+    const block = 'Id=prefect-server.service\nLoadState=loaded\nActiveState=inactive\nSubState=dead\nUnitFileState=enabled\n';
+    expect(parseSystemctlShow(`${block}\n${block}`)).toEqual([{ unit: 'prefect-server.service', active: 'inactive', sub: 'dead', enabled: 'enabled', since: '' }]);
   });
   it('reads the per-host results and marks hosts without an answer unreachable', () => {
     const results = { a: { rc: 0, stdout: '' }, b: { unreachable: true, msg: 'ssh: connect to host b port 22: No route to host' } };

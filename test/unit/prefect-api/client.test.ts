@@ -51,6 +51,22 @@ describe('PrefectClient', () => {
     }
   });
 
+  it('retries 429/502/503 like Prefect\'s own client (Retry-After, else 1 s, 2 s, 4 s …), then reports the last answer', async () => {
+    const answers = [503, 429, 201];
+    const waits: number[] = [];
+    const fakeFetch = (async () => {
+      const status = answers.shift() as number;
+      return new Response(status === 201 ? '{"id":"r1"}' : '{"exception_message":"Service Unavailable"}', { status, headers: status === 429 ? { 'retry-after': '3' } : {} });
+    }) as unknown as typeof fetch;
+    const client = new PrefectClient({ url: api.url, fetch: fakeFetch, sleep: async (ms) => void waits.push(ms) });
+    await expect(client.createFlowRun('d1', {})).resolves.toMatchObject({ id: 'r1' });
+    expect(waits[0]).toBeGreaterThanOrEqual(800);
+    expect(waits[0]).toBeLessThanOrEqual(1200);
+    expect(waits[1]).toBe(3000);
+    const busy = new PrefectClient({ url: api.url, retries: 2, sleep: async () => undefined, fetch: (async () => new Response('{}', { status: 503 })) as unknown as typeof fetch });
+    await expect(busy.createFlowRun('d1', {})).rejects.toMatchObject({ status: 503 });
+  });
+
   it('reads /ready 503 as not ready rather than an error', async () => {
     api.routes.set('GET /ready', { status: 503, body: { message: 'Database is not available' } });
     await expect(new PrefectClient({ url: api.url }).ready()).resolves.toEqual({ ready: false, message: 'Database is not available' });
