@@ -130,8 +130,8 @@ maybe('validate, run the server (PostgreSQL from the bundle) and the worker, fro
   expect(again.code).toBe(0);
   expect(changedTasks(again.stdout)).toEqual([]);
   const recap = parseRecap(again.stderr);
-  expect(Object.keys(recap).sort()).toEqual([SERVER, WORKER]);
-  expect(Object.values(recap).map((h) => h.changed)).toEqual([0, 0]);
+  expect(Object.keys(recap)).toEqual(expect.arrayContaining([SERVER, WORKER]));
+  expect(Object.entries(recap).filter(([, h]) => h.changed !== 0)).toEqual([]);
 });
 
 maybe('deploy-flow from the bundle; the flow runs to Completed on real Prefect', async () => {

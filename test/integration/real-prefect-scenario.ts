@@ -2,13 +2,17 @@
  * The real-Prefect scenario, shared by the SQLite and the PostgreSQL suites: real Prefect 3.4.25 installed by the
  * roles from the shared wheelhouse onto freshly booted Debian 13 hosts (no UI build left from an earlier start),
  * a server and its workers deployed with `pag-ansible run`, a flow deployed with `deploy-flow` and run to
- * Completed, the pool's concurrency limit held, idempotent re-runs, auth, and a server killed with SIGKILL.
+ * Completed, the pool's concurrency limit held, idempotent re-runs, auth, and a server killed with SIGKILL; then
+ * day two (issue #12): status healthy and with a worker stopped, a backup taken while runs are being written and
+ * restored over a later deployment, restore refusals, flow-run --watch, deploy-flow --prefect-yaml, flow-remove.
+ * The day-two commands that do not depend on the database run in the SQLite suite only.
  *
  * Each suite calls describeRealPrefectCluster() once at the top level; the tests run in order and build on
  * each other, as an operator would.
  */
 import { jest } from '@jest/globals';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { harnessAvailable, startCluster, type Cluster } from './harness/cluster.js';
@@ -65,6 +69,23 @@ interface FlowRun {
   state_type: string | null;
 }
 
+interface StatusJson {
+  healthy: boolean;
+  problems: string[];
+  server: { ready: boolean; version: string | null; database: string; last_backup: { file: string } | null };
+  pools: { name: string; concurrency_limit: number | null; workers: { name: string; status: string }[] }[];
+  hosts: { host: string; reachable: boolean; units: { unit: string; active: string }[] }[];
+}
+
+/** Wall times of the day-two commands, printed at the end of the suite (the closing note of #12 quotes them). */
+const timings: Record<string, number> = {};
+async function timed(name: string, p: Promise<PagResult>): Promise<PagResult> {
+  const t0 = Date.now();
+  const r = await p;
+  timings[name] = Math.round((Date.now() - t0) / 100) / 10;
+  return r;
+}
+
 export function describeRealPrefectCluster(o: RealPrefectOptions): void {
   jest.setTimeout(20 * 60_000);
   let cluster: Cluster;
@@ -74,6 +95,7 @@ export function describeRealPrefectCluster(o: RealPrefectOptions): void {
   const [w1, w2] = o.workers as [string, string | undefined];
   const allHosts = [o.server, ...o.workers];
   const run = (...args: string[]) => pag(cluster, ['run', '-i', 'inventory.yml', '-s', 'secrets.yml', ...args], work);
+  const cli = (command: string, ...args: string[]) => pag(cluster, [command, '-i', 'inventory.yml', '-s', 'secrets.yml', ...args], work);
   const sh = (host: string, cmd: string) => cluster.exec(host, ['sh', '-c', cmd]);
   const deployArgs = (flowDir: string, entrypoint: string, pool: string, ...more: string[]) => [
     'deploy-flow', '-i', 'inventory.yml', '-s', 'secrets.yml', '--flow-dir', flowDir, '--entrypoint', entrypoint, '--work-pool', pool, ...more,
@@ -123,6 +145,7 @@ export function describeRealPrefectCluster(o: RealPrefectOptions): void {
   }, 20 * 60_000);
 
   afterAll(async () => {
+    if (Object.keys(timings).length > 0) process.stdout.write(`day-2 wall times on ${o.database} (s): ${JSON.stringify(timings)}\n`);
     if (cluster) await cluster.destroy();
     if (work) await rm(work, { recursive: true, force: true });
   });
@@ -224,5 +247,169 @@ export function describeRealPrefectCluster(o: RealPrefectOptions): void {
       const deployments = await api<{ name: string }[]>(baseUrl, 'POST', '/deployments/filter', {});
       expect(deployments.body.map((d) => d.name).sort()).toEqual(['my_workflow', 'sleepy']);
     });
+  });
+
+  describe(`day two on real Prefect ${REAL_PREFECT_VERSION} on ${o.database}`, () => {
+    const workersOf = async (pool: string) => (await api<{ name: string; status: string }[]>(baseUrl, 'POST', `/work_pools/${pool}/workers/filter`, {})).body;
+
+    it('status reports a healthy cluster in one pass and exits 0', async () => {
+      await waitFor('every worker ONLINE', async () => (await workersOf('cpu-pool')).filter((w) => w.status === 'ONLINE').length === o.workers.length, 90_000);
+      const text = await timed('status', cli('status'));
+      expect(`${text.code}\n${text.stdout}${text.stderr}`).toMatch(/^0\n/);
+      expect(text.stdout).toMatch(new RegExp(`ready: +yes, Prefect ${REAL_PREFECT_VERSION.replace(/\./g, '\\.')}`));
+      expect(text.stdout).toMatch(new RegExp(`ONLINE +${w1}-cpu-pool +last heartbeat`));
+      expect(text.stdout).toMatch(/active\/running +prefect-server\.service \(enabled\)/);
+      expect(text.stdout.trim().endsWith('HEALTHY')).toBe(true);
+      const json = await cli('status', '--format', 'json');
+      expect(json.code).toBe(0);
+      const report = JSON.parse(json.stdout) as StatusJson;
+      expect(report.server).toMatchObject({ ready: true, version: REAL_PREFECT_VERSION, database: expect.stringMatching(new RegExp(`^${o.database}`)) });
+      expect(report.pools.find((p) => p.name === 'cpu-pool')?.concurrency_limit).toBe(CPU_LIMIT);
+      expect(report.hosts.map((h) => h.host).sort()).toEqual([...allHosts].sort());
+    });
+
+    if (o.database === 'sqlite') {
+      it('status exits 5 and names the worker OFFLINE and its unit inactive once the worker is stopped', async () => {
+        expect((await sh(w1, 'systemctl stop prefect-worker-cpu-pool')).code).toBe(0);
+        try {
+          await waitFor('the worker OFFLINE', async () => (await workersOf('cpu-pool')).find((w) => w.name === `${w1}-cpu-pool`)?.status === 'OFFLINE', 120_000, 2_000);
+          const r = await cli('status', '--format', 'json');
+          expect(r.code).toBe(5);
+          const report = JSON.parse(r.stdout) as StatusJson;
+          expect(report.healthy).toBe(false);
+          expect(report.problems).toEqual(
+            expect.arrayContaining([`worker ${w1}-cpu-pool (pool cpu-pool) is OFFLINE`, `host ${w1}: prefect-worker-cpu-pool.service is inactive (dead)`]),
+          );
+        } finally {
+          await sh(w1, 'systemctl start prefect-worker-cpu-pool');
+        }
+        await waitFor('the worker ONLINE again', async () => (await workersOf('cpu-pool')).find((w) => w.name === `${w1}-cpu-pool`)?.status === 'ONLINE', 90_000, 2_000);
+      });
+    }
+
+    it('a backup taken while runs are being written restores cleanly: the later deployment is gone, the earlier ones are back', async () => {
+      // Runs being scheduled, started and finished while the copy is taken.
+      const ids: string[] = [];
+      for (let i = 0; i < CPU_LIMIT + 2; i++) ids.push(await runDeployment('sleepy', 'sleepy', { seconds: 3 }));
+      const b = await timed('backup', cli('backup', '--keep', '2'));
+      expectSuccess(b);
+      const files = (await readdir(path.join(work, 'backups'))).filter((f) => f.endsWith('.tar'));
+      expect(files).toHaveLength(1);
+      const file = path.join(work, 'backups', files[0] as string);
+      expect((await stat(file)).mode & 0o777).toBe(0o600);
+      expect(b.stdout).toMatch(new RegExp(`${o.database} database of Prefect ${REAL_PREFECT_VERSION.replace(/\./g, '\\.')} from ${o.server}, \\d+ bytes, sha256 [0-9a-f]{64}`));
+      for (const id of ids) await waitCompleted(id);
+
+      const after = await writeFlow(path.join(work, 'flows', 'after'), { func: 'after_flow', marker: 'after' });
+      expectSuccess(await pag(cluster, deployArgs(after, 'main.py:after_flow', 'cpu-pool'), work));
+      expect((await api(baseUrl, 'GET', '/deployments/name/after-flow/after_flow')).status).toBe(200);
+
+      const r = await timed('restore', cli('restore', file));
+      expectSuccess(r);
+      expect((await api(baseUrl, 'GET', '/ready', undefined, null)).status).toBe(200);
+      expect((await api(baseUrl, 'GET', '/deployments/name/after-flow/after_flow')).status).toBe(404);
+      const deployments = await api<{ name: string }[]>(baseUrl, 'POST', '/deployments/filter', {});
+      expect(deployments.body.map((d) => d.name).sort()).toEqual(['my_workflow', 'sleepy']);
+      // Runs active in the copy ended before the restore: none is left Running to hold a slot of the pool (the
+      // restore marks them Crashed; any still Scheduled in the copy runs again).
+      await waitFor('every run of the copy to be final', async () => {
+        const states = await Promise.all(ids.map(async (id) => (await api<FlowRun>(baseUrl, 'GET', `/flow_runs/${id}`)).body.state_type));
+        return states.every((t) => t === 'COMPLETED' || t === 'CRASHED');
+      }, 120_000, 2_000);
+      if (o.database === 'sqlite') {
+        const check = await sh(o.server, `python3 -c "import sqlite3; print(sqlite3.connect('/var/lib/prefect/prefect.db').execute('pragma integrity_check').fetchone()[0])"`);
+        expect(check.stdout.trim()).toBe('ok');
+        expect((await sh(o.server, "stat -c '%a %U' /var/lib/prefect/prefect.db")).stdout.trim()).toBe('600 prefect');
+      }
+      // The restored server schedules and runs work: flow-run --watch follows a run to Completed and exits 0.
+      const ok = await timed('flow-run --watch (Completed)', cli('flow-run', 'my-workflow/my_workflow', '--param', 'name=day2', '--watch', '--timeout', '240'));
+      expect(`${ok.code} ${ok.stderr}`).toMatch(/^0 /);
+      expect(ok.stdout).toMatch(/state Completed/);
+
+      const s = await cli('status', '--format', 'json');
+      expect((JSON.parse(s.stdout) as StatusJson).server.last_backup?.file).toBe(path.join('backups', files[0] as string));
+    });
+
+    it('restore refuses a backup from a newer Prefect without touching the server', async () => {
+      const pid = (await sh(o.server, 'systemctl show -p MainPID --value prefect-server')).stdout.trim();
+      const dir = path.join(work, 'newer');
+      await mkdir(dir, { recursive: true });
+      const { packBackup, sha256File } = await import('../../src/ops/backup-archive.js');
+      const dbFile = o.database === 'sqlite' ? 'prefect.db' : 'prefect.pgdump';
+      await writeFile(path.join(dir, dbFile), 'SQLite format 3\0');
+      await writeFile(
+        path.join(dir, 'manifest.json'),
+        JSON.stringify({ format: 'pag-ansible-backup/1', created: '2026-01-01T00:00:00Z', prefect_version: '3.9.0', database_type: o.database, database_file: dbFile, sha256: await sha256File(path.join(dir, dbFile)), size: 16, server_host: o.server }),
+      );
+      await packBackup(dir, path.join(work, 'newer.tar'));
+      const r = await cli('restore', 'newer.tar');
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/refusing to restore: the backup was taken with Prefect 3\.9\.0/);
+      expect((await sh(o.server, 'systemctl show -p MainPID --value prefect-server')).stdout.trim()).toBe(pid);
+    });
+
+    if (o.database === 'sqlite') {
+      it('flow-run --watch of a flow that fails exits 7 with the failure', async () => {
+        const dir = path.join(work, 'flows', 'failing');
+        await mkdir(dir, { recursive: true });
+        await writeFile(path.join(dir, 'main.py'), ['from prefect import flow', '', '', '@flow', 'def failing(code: int = 1):', '    raise ValueError(f"boom {code}")', ''].join('\n'));
+        expectSuccess(await pag(cluster, deployArgs(dir, 'main.py:failing', 'cpu-pool'), work));
+        const r = await cli('flow-run', 'failing/failing', '--param', 'code=42', '--watch', '--timeout', '240');
+        expect(`${r.code} ${r.stderr}`).toMatch(/^7 [\s\S]*ended Failed/);
+        expect(`${r.stdout}${r.stderr}`).toMatch(/boom 42/);
+      });
+
+      it('deploy-flow --prefect-yaml deploys both deployments of a project; a re-run changes nothing', async () => {
+        const dir = await writeFlow(path.join(work, 'flows', 'alma'), { func: 'alma_flow', marker: 'alma' });
+        await writeFile(
+          path.join(dir, 'prefect.yaml'),
+          [
+            'name: alma',
+            `prefect-version: ${REAL_PREFECT_VERSION}`,
+            'pull:',
+            '  - prefect.deployments.steps.set_working_directory:',
+            '      directory: /home/alma/src',
+            'deployments:',
+            '  - name: alma-a',
+            '    entrypoint: main.py:alma_flow',
+            '    parameters: {name: a}',
+            '    tags: [alma, nightly]',
+            '    work_pool: {name: cpu-pool, job_variables: {env: {ALMA_MODE: a}}}',
+            '  - name: alma-b',
+            '    entrypoint: main.py:alma_flow',
+            '    description: the b variant',
+            '    version: "2"',
+            '    work_pool: {name: cpu-pool}',
+            '',
+          ].join('\n'),
+        );
+        expectSuccess(await cli('deploy-flow', '--prefect-yaml', path.join(dir, 'prefect.yaml')));
+        const a = await api<{ id: string; tags: string[]; parameters: object; job_variables: { env?: object }; pull_steps: object[] }>(baseUrl, 'GET', '/deployments/name/alma-flow/alma-a');
+        expect(a.status).toBe(200);
+        expect([...a.body.tags].sort()).toEqual(['alma', 'nightly']);
+        expect(a.body.parameters).toEqual({ name: 'a' });
+        expect(a.body.job_variables.env).toMatchObject({ ALMA_MODE: 'a' });
+        expect(JSON.stringify(a.body.pull_steps)).toContain('/opt/prefect/flows/alma-a/code');
+        const b = await api<{ description: string; version: string }>(baseUrl, 'GET', '/deployments/name/alma-flow/alma-b');
+        expect(b.body).toMatchObject({ description: 'the b variant', version: '2' });
+        // The rewritten pull step finds the code on the worker: alma-a runs to Completed with its env.
+        await waitCompleted(await runDeployment('alma-flow', 'alma-a'));
+
+        const again = expectSuccess(await cli('deploy-flow', '--prefect-yaml', path.join(dir, 'prefect.yaml')));
+        expect(changedTasks(again.stdout)).toEqual([]);
+        expect(totalChanged(again)).toBe(0);
+        const flows = await cli('flows');
+        expect(flows.stdout).toMatch(/alma-flow\/alma-a +cpu-pool +alma,nightly +main\.py:alma_flow/);
+      });
+
+      it('flow-remove deletes the deployment and leaves no file of it on any worker', async () => {
+        expect((await sh(w1, 'test -d /opt/prefect/flows/alma-a/code && echo yes')).stdout.trim()).toBe('yes');
+        expectSuccess(await cli('flow-remove', 'alma-flow/alma-a'));
+        expect((await api(baseUrl, 'GET', '/deployments/name/alma-flow/alma-a')).status).toBe(404);
+        for (const h of o.workers) expect((await sh(h, 'find / -xdev -path "*alma-a*" 2>/dev/null')).stdout.trim()).toBe('');
+        expect(existsSync(path.join(work, 'rendered', 'flows', 'alma-a'))).toBe(false);
+        expect((await api(baseUrl, 'GET', '/deployments/name/alma-flow/alma-b')).status).toBe(200);
+      });
+    }
   });
 }
