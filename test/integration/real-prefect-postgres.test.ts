@@ -44,12 +44,12 @@ describeRealPrefectCluster({
     const q = await cluster.execOk(SERVER, ['sh', '-c', "runuser -u postgres -- psql -XAtq -d prefect -c \"SELECT current_setting('server_version_num')::int / 10000, count(*) > 0 FROM pg_tables WHERE tablename = 'flow_run'\""]);
     expect(q.stdout.trim()).toBe('17|t');
     expect((await cluster.exec(SERVER, ['sh', '-c', 'ls /var/lib/apt/lists/ | grep -c _Packages || true'])).stdout.trim()).toBe('0');
-    // The database belongs to the prefect role and has pg_trgm; the password lives only in root's 0600 files and
-    // was never on a command line.
+    // The database belongs to the prefect role and has pg_trgm; the password (written escaped in server.env, so
+    // looked for by a fragment without quotes) lives only in root's 0600 files and was never on a command line.
     const sql = (query: string) => cluster.execOk(SERVER, ['sh', '-c', `runuser -u postgres -- psql -XAtq -d prefect -c "${query}"`]);
     expect((await sql("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'prefect'")).stdout.trim()).toBe('prefect');
     expect((await sql("SELECT extname FROM pg_extension WHERE extname = 'pg_trgm'")).stdout.trim()).toBe('pg_trgm');
-    const found = await cluster.exec(SERVER, ['sh', '-c', `grep -rlF -- ${JSON.stringify(DB_PASSWORD.slice(0, 8))} /etc /opt /var/lib/prefect /root /tmp 2>/dev/null || true`]);
+    const found = await cluster.exec(SERVER, ['sh', '-c', `grep -rlF -- 'Pa55' /etc /opt /var/lib/prefect /root /tmp 2>/dev/null || true`]);
     const files = found.stdout.split('\n').filter(Boolean);
     expect(files.length).toBeGreaterThan(0);
     for (const f of files) expect(`${f} ${(await cluster.execOk(SERVER, ['stat', '-c', '%a %U', f])).stdout.trim()}`).toBe(`${f} 600 root`);
