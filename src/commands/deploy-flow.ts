@@ -159,6 +159,11 @@ export async function deployFlowAction(
       `pag-ansible: deploying ${flow.entrypoint} from ${flow.flowDir} as "${deploymentName}" on work pool ${pool}` +
         (req.workPool === undefined ? ' (default; --work-pool to choose)' : ''),
     );
+    if (flow.flowName === undefined) {
+      ctx.reporter.err(
+        `pag-ansible: warning: the @flow decorator of ${flow.entrypoint} computes the flow's name, so the deployment is looked up as ${flow.functionName.replace(/_/g, '-')}/${deploymentName}; give @flow a plain string name= if that is not it`,
+      );
+    }
     // Every key always present, so the playbook's argument specs can be strict: "" / 0 mean "none".
     const extraVars: ExtraVars = {
       flow_dir: flow.flowDir,
@@ -171,6 +176,8 @@ export async function deployFlowAction(
       flow_packed_env: flow.packedEnv ?? '',
       flow_use_packed_env: flow.packedEnv !== undefined,
       flow_options: { ...req.options },
+      // The flow's own name (`@flow(name=…)`) finds the deployment on the server; "" lets the playbook derive it.
+      flow_name: flow.flowName ?? '',
     };
     // The deployment talks to the Prefect API; the database password is none of its business.
     if (secrets?.prefect_api_auth_string !== undefined) extraVars.prefect_api_auth_string = secrets.prefect_api_auth_string;

@@ -7,7 +7,7 @@ import { readFile, realpath, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { ClusterConfig } from '../config/types.js';
 import { CheckFailedError } from '../errors.js';
-import { isFlowDecorator, scanPython } from './python-scan.js';
+import { flowNameOf, isFlowDecorator, scanPython } from './python-scan.js';
 
 export interface FlowCheckInput {
   /** As given on the command line; resolved against `cwd`. */
@@ -28,6 +28,11 @@ export interface FlowCheckResult {
   functionName: string;
   /** 1-based line of the flow's `def`. */
   line: number;
+  /**
+   * The flow's name on the server (`@flow(name=…)`, else the function's name with `-` for `_`), which with the
+   * deployment's name finds the deployment; undefined when the decorator computes it.
+   */
+  flowName?: string;
   /** Absolute path of the pixi-pack tarball, or undefined to run in the workers' own Prefect environment. */
   packedEnv?: string;
   packedEnvSource: 'option' | 'default' | 'none';
@@ -96,12 +101,15 @@ export async function checkFlow(input: FlowCheckInput): Promise<FlowCheckResult>
     );
   }
 
+  const flowDecorator = def.decorators.findIndex((d) => isFlowDecorator(d, scan.flowNames));
+  const flowName = flowNameOf(def.decorators[flowDecorator] as string, def.decoratorStrings[flowDecorator] ?? [], functionName);
   const result: FlowCheckResult = {
     flowDir,
     entrypoint: `${relative(flowDir, file).split(sep).join('/')}:${functionName}`,
     entrypointFile: file,
     functionName,
     line: def.line,
+    ...(flowName !== undefined && { flowName }),
     packedEnvSource: 'none',
   };
   if (input.packedEnv !== undefined) {

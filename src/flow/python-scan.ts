@@ -13,6 +13,15 @@ export interface PyFunction {
   topLevel: boolean;
   /** Decorator expressions with strings blanked, without the leading `@`, e.g. `flow(log_prints=True)`. */
   decorators: string[];
+  /** The string literals of each decorator, in order: what its blanked `""` stood for. */
+  decoratorStrings: PyString[][];
+}
+
+/** A string literal as written: prefix (`r`, `f`…), body between the quotes, and whether it was triple-quoted. */
+export interface PyString {
+  prefix: string;
+  body: string;
+  triple: boolean;
 }
 
 export interface PyScan {
@@ -25,6 +34,8 @@ interface LogicalLine {
   line: number;
   indent: number;
   text: string;
+  /** The literals blanked to `""` in text, in order. */
+  strings: PyString[];
 }
 
 /** Splits source into logical lines; strings become `""` and comments vanish, so brackets in them don't count. */
@@ -35,12 +46,14 @@ export function logicalLines(source: string): LogicalLine[] {
   let line = 1;
   let depth = 0;
   let buf = '';
+  let strings: PyString[] = [];
   let start = 1;
   let indent = 0;
   let atLineStart = true;
   const flush = () => {
-    if (buf.trim() !== '') out.push({ line: start, indent, text: buf.trim() });
+    if (buf.trim() !== '') out.push({ line: start, indent, text: buf.trim(), strings });
     buf = '';
+    strings = [];
   };
   while (i < src.length) {
     const c = src[i] as string;
@@ -81,6 +94,7 @@ export function logicalLines(source: string): LogicalLine[] {
     }
     const quote = stringStart(src, i);
     if (quote) {
+      const literalStart = i;
       i = quote.bodyStart;
       const q = quote.delim;
       while (i < src.length && !src.startsWith(q, i)) {
@@ -89,6 +103,7 @@ export function logicalLines(source: string): LogicalLine[] {
         if (src[i] === '\n') line++;
         i++;
       }
+      strings.push({ prefix: src.slice(literalStart, quote.bodyStart - q.length), body: src.slice(quote.bodyStart, i), triple: q.length === 3 });
       i += q.length;
       buf += '""';
       continue;
@@ -117,11 +132,11 @@ const DEF = /^(async\s+)?def\s+([A-Za-z_][A-Za-z0-9_]*)\s*\(/;
 export function scanPython(source: string): PyScan {
   const functions: PyFunction[] = [];
   const flowNames = new Set<string>();
-  let decorators: { indent: number; text: string }[] = [];
+  let decorators: { indent: number; text: string; strings: PyString[] }[] = [];
   for (const l of logicalLines(source)) {
     if (l.indent === 0) collectImports(l.text, flowNames);
     if (l.text.startsWith('@')) {
-      decorators.push({ indent: l.indent, text: l.text.slice(1).trim() });
+      decorators.push({ indent: l.indent, text: l.text.slice(1).trim(), strings: l.strings });
       continue;
     }
     const m = DEF.exec(l.text);
@@ -132,6 +147,7 @@ export function scanPython(source: string): PyScan {
         line: l.line,
         topLevel: l.indent === 0,
         decorators: decorators.filter((d) => d.indent === l.indent).map((d) => d.text),
+        decoratorStrings: decorators.filter((d) => d.indent === l.indent).map((d) => d.strings),
       });
     }
     decorators = [];
@@ -168,4 +184,36 @@ export function isFlowDecorator(expr: string, flowNames: ReadonlySet<string>): b
   if (!m) return false;
   const name = (m[1] as string).replace(/\s+/g, '');
   return name === 'flow' || name === 'prefect.flow' || flowNames.has(name);
+}
+
+
+/**
+ * The name a flow decorator gives its flow: `@flow(name="Holography Main Flow")` → that string; no `name=` →
+ * Prefect's default, the function's name with `_` turned into `-`. `undefined` when the name is an expression this
+ * scan cannot evaluate (a variable, an f-string, a literal with escapes or implicit concatenation).
+ */
+export function flowNameOf(decorator: string, strings: readonly PyString[], functionName: string): string | undefined {
+  const open = decorator.indexOf('(');
+  if (open < 0) return functionName.replace(/_/g, '-');
+  let depth = 0;
+  let literal = 0;
+  for (let i = open; i < decorator.length; i++) {
+    if (decorator.startsWith('""', i)) {
+      literal++;
+      i++;
+      continue;
+    }
+    const c = decorator[i] as string;
+    if ('([{'.includes(c)) depth++;
+    else if (')]}'.includes(c)) depth--;
+    else if (depth === 1 && /[(,\s]/.test(decorator[i - 1] as string)) {
+      const kw = /^name\s*=(?!=)\s*/.exec(decorator.slice(i));
+      if (!kw) continue;
+      const value = /^""\s*(,|\)\s*$)/.exec(decorator.slice(i + kw[0].length));
+      const s = strings[literal];
+      if (!value || !s || s.triple || !/^[uUrR]?$/.test(s.prefix) || (!/[rR]/.test(s.prefix) && s.body.includes('\\'))) return undefined;
+      return s.body;
+    }
+  }
+  return functionName.replace(/_/g, '-');
 }

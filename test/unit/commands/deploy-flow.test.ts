@@ -55,6 +55,7 @@ describe('pag-ansible deploy-flow', () => {
       flow_packed_env: u(''),
       flow_use_packed_env: false,
       flow_options: {},
+      flow_name: u('my-workflow'),
       prefect_api_auth_string: u(AUTH_STRING),
     });
     expect(reporter.errText()).toMatch(/on work pool cpu-pool \(default; --work-pool to choose\)/);

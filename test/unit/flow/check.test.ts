@@ -30,6 +30,7 @@ describe('checkFlow', () => {
       entrypointFile: join(flowDir, 'main.py'),
       functionName: 'my_workflow',
       line: 5,
+      flowName: 'my-workflow',
       packedEnvSource: 'none',
     });
     expect(describePackedEnv(r)).toMatch(/workers' own Prefect environment/);

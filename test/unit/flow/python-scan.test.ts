@@ -1,12 +1,12 @@
-import { isFlowDecorator, logicalLines, scanPython } from '../../../src/flow/python-scan.js';
+import { flowNameOf, isFlowDecorator, logicalLines, scanPython } from '../../../src/flow/python-scan.js';
 
 describe('logicalLines', () => {
   it('joins bracketed and backslash-continued lines and blanks strings and comments', () => {
     const src = ['x = (1,', '     2)  # c (', 'y = "a(b" + \\', "  '''q", ')', "'''", 'z = 3'].join('\n');
     expect(logicalLines(src)).toEqual([
-      { line: 1, indent: 0, text: 'x = (1,      2)' },
-      { line: 3, indent: 0, text: 'y = "" +    ""' },
-      { line: 7, indent: 0, text: 'z = 3' },
+      { line: 1, indent: 0, text: 'x = (1,      2)', strings: [] },
+      { line: 3, indent: 0, text: 'y = "" +    ""', strings: [{ prefix: '', body: 'a(b', triple: false }, { prefix: '', body: 'q\n)\n', triple: true }] },
+      { line: 7, indent: 0, text: 'z = 3', strings: [] },
     ]);
   });
 });
@@ -79,5 +79,31 @@ def i(): pass
     ['i', true],
   ])('%s is a flow: %s', (name, expected) => {
     expect(isFlow(name)).toBe(expected);
+  });
+});
+
+describe('flowNameOf', () => {
+  const nameOf = (src: string): string | undefined => {
+    const f = scanPython(src).functions.find((fn) => fn.decorators.length > 0);
+    if (!f) throw new Error('no decorated function');
+    return flowNameOf(f.decorators[0] as string, f.decoratorStrings[0] ?? [], f.name);
+  };
+
+  it("is Prefect's default without name=: the function's name with - for _", () => {
+    expect(nameOf('@flow\ndef my_workflow(): pass\n')).toBe('my-workflow');
+    expect(nameOf('@flow(log_prints=True, description="name=x")\ndef my_workflow(): pass\n')).toBe('my-workflow');
+  });
+
+  it('is the literal of name=, on one line or several, single or double quoted', () => {
+    expect(nameOf('@flow(name="Holography Main Flow")\ndef main(sbid: int): pass\n')).toBe('Holography Main Flow');
+    expect(nameOf("@flow(\n    log_prints=True,\n    name='etl (nightly)',  # ) tricky\n)\ndef main(): pass\n")).toBe('etl (nightly)');
+    expect(nameOf('@flow(retries=f(name="inner"), name="outer")\ndef main(): pass\n')).toBe('outer');
+  });
+
+  it('is unknown when the name is computed or escaped', () => {
+    expect(nameOf('NAME = "x"\n@flow(name=NAME)\ndef main(): pass\n')).toBeUndefined();
+    expect(nameOf('@flow(name=f"run-{1}")\ndef main(): pass\n')).toBeUndefined();
+    expect(nameOf('@flow(name="a\\tb")\ndef main(): pass\n')).toBeUndefined();
+    expect(nameOf('@flow(name="a" "b")\ndef main(): pass\n')).toBeUndefined();
   });
 });
