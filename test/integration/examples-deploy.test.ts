@@ -1,0 +1,217 @@
+/**
+ * The seed sites' example inventories (issue #11), deployed as written onto booted Debian 13 hosts running real
+ * Prefect 3.4.25. Only what names the site's machines changes: each host's connection variables, the API URL's
+ * host and the external database's host. Everything else (pools and limits, paths, the prefix environments, the
+ * database settings) is the file in examples/.
+ *
+ * - examples/alma.yml: the server and a worker per pool on one VM, PREFECT_HOME and the site's venv on a volume
+ *   mounted at /mnt/pspace (here a bind mount from /etc/fstab, which systemd turns into mnt-pspace.mount).
+ * - examples/holography.yml: the server on a PostgreSQL that the site runs on another host (mode external),
+ *   prepared here the way its DBA would; one of the two galaxy login nodes.
+ *
+ * The prefix environments are made on each host as the sites make theirs (a venv with Prefect installed into it),
+ * from the shared wheelhouse. flint.yml is deployed by the scale-out suite.
+ */
+import { jest } from '@jest/globals';
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import YAML from 'yaml';
+import { buildOfflineRepo, harnessAvailable, startCluster, type Cluster } from './harness/cluster.js';
+import {
+  api,
+  changedTasks,
+  DB_PASSWORD,
+  expectSuccess,
+  pag,
+  REAL_PREFECT_VERSION,
+  realPrefectBase,
+  realPrefectWheelhouse,
+  ROOT,
+  totalChanged,
+  waitFor,
+  writeSecrets,
+  type PagResult,
+} from './support.js';
+
+jest.setTimeout(30 * 60_000);
+
+const ALMA = 'alma-vm';
+const DB = 'holo-db';
+const HOLO = 'holo-prefect';
+const GALAXY = 'galaxy-1';
+
+let cluster: Cluster;
+let work: string;
+
+/** The example with the site's machines replaced by booted hosts; hosts not booted here are left out. */
+async function siteInventory(example: string, dir: string, rewrite: (vars: Record<string, any>) => void = () => {}): Promise<void> {
+  const doc = YAML.parse(await readFile(path.join(ROOT, 'examples', example), 'utf8'));
+  const groups = doc.all.children as Record<string, { hosts: Record<string, Record<string, unknown> | null> }>;
+  for (const group of Object.values(groups)) {
+    for (const [name, vars] of Object.entries(group.hosts)) {
+      if (!cluster.hosts.some((h) => h.name === name)) delete group.hosts[name];
+      else group.hosts[name] = { ...(vars ?? {}), ...cluster.inventoryVars(name) };
+    }
+  }
+  const vars = doc.all.vars as Record<string, any>;
+  const server = Object.keys(groups['prefect_server']!.hosts)[0]!;
+  vars.prefect_api.url = vars.prefect_api.url.replace(/\/\/[^:/]+/, `//${cluster.host(server).ip}`);
+  rewrite(vars);
+  await mkdir(dir, { recursive: true });
+  await writeFile(path.join(dir, 'inventory.yml'), YAML.stringify(doc, { lineWidth: 0 }));
+}
+
+/** A venv with real Prefect at `prefix`, as a site makes its own (uv venv / pip install), from the wheelhouse. */
+async function makePrefixEnvironment(host: string, prefix: string): Promise<void> {
+  await cp(realPrefectWheelhouse(), path.join(cluster.rootOf(host), 'root/wheelhouse'), { recursive: true });
+  await cluster.execOk(host, ['sh', '-c', `python3 -m venv --system-site-packages ${prefix} && ${prefix}/bin/pip install -q --no-index --no-deps /root/wheelhouse/*.whl && rm -rf /root/wheelhouse`]);
+}
+
+const sh = (host: string, cmd: string) => cluster.exec(host, ['sh', '-c', cmd]);
+
+beforeAll(async () => {
+  const ok = harnessAvailable();
+  if (!ok.ok) throw new Error(`the integration suite needs root and systemd-nspawn: ${ok.reason}`);
+  cluster = await startCluster({ name: 'pagx', hosts: [ALMA, DB, HOLO, GALAXY], subnet: 8, base: realPrefectBase() });
+  work = await mkdtemp(path.join(os.tmpdir(), 'pag-it-examples-'));
+
+  // ALMA's persistent volume, mounted at boot from /etc/fstab.
+  await cluster.execOk(ALMA, ['sh', '-c', 'mkdir -p /srv/pspace-volume /mnt/pspace && echo "/srv/pspace-volume /mnt/pspace none bind 0 0" >> /etc/fstab && systemctl daemon-reload && systemctl start mnt-pspace.mount']);
+  // The holography database, run by the site: PostgreSQL 17 listening on the cluster network, a role and a
+  // database it owns, password authentication.
+  const repo = await buildOfflineRepo(['postgresql-17'], realPrefectBase());
+  await cluster.installOfflineRepo(DB, repo);
+  const subnet = cluster.controllerIp.replace(/\.1$/, '.0/24');
+  const password = DB_PASSWORD.replace(/'/g, "''");
+  await cluster.execOk(DB, ['sh', '-c', [
+    'DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends postgresql-17 >/dev/null',
+    "echo \"listen_addresses = '*'\" > /etc/postgresql/17/main/conf.d/listen.conf",
+    `echo 'host prefect prefect ${subnet} scram-sha-256' >> /etc/postgresql/17/main/pg_hba.conf`,
+    'systemctl restart postgresql@17-main',
+  ].join(' && ')]);
+  await cluster.execOk(DB, ['runuser', '-u', 'postgres', '--', 'psql', '-XAtq', '-v', 'ON_ERROR_STOP=1', '-c', `CREATE ROLE prefect LOGIN PASSWORD '${password}'`, '-c', 'CREATE DATABASE prefect OWNER prefect']);
+
+  await Promise.all([
+    makePrefixEnvironment(ALMA, '/mnt/pspace/prefect-env'),
+    makePrefixEnvironment(HOLO, '/software/projects/askaprt/prefect'),
+    makePrefixEnvironment(GALAXY, '/software/projects/askaprt/prefect'),
+  ]);
+}, 30 * 60_000);
+
+afterAll(async () => {
+  if (cluster) await cluster.destroy();
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+describe('examples/alma.yml: server and three pools on one VM, PREFECT_HOME on a mounted volume', () => {
+  let dir: string;
+  let baseUrl: string;
+  const cli = (...args: string[]): Promise<PagResult> => pag(cluster, [args[0]!, '-i', 'inventory.yml', '-s', 'secrets.yml', ...args.slice(1)], dir);
+
+  beforeAll(async () => {
+    dir = path.join(work, 'alma');
+    await cp(path.join(ROOT, 'examples/flows/demo'), path.join(dir, 'flows/demo'), { recursive: true });
+    await siteInventory('alma.yml', dir);
+    await writeSecrets(path.join(dir, 'secrets.yml'));
+    baseUrl = `http://${cluster.host(ALMA).ip}:4200/api`;
+  });
+
+  it('deploys in one run: the pools with limits 1, 2 and 12, a worker ONLINE for each, the database on the volume', async () => {
+    const r = expectSuccess(await cli('run'));
+    expect(r.recap[ALMA]).toMatchObject({ failed: 0, unreachable: 0 });
+    expect((await api<string>(baseUrl, 'GET', '/admin/version')).body).toBe(REAL_PREFECT_VERSION);
+    const limits: Record<string, number> = { 'pipeline-state-monitoring': 1, 'vm-runs': 2, 'headless-runs': 12 };
+    for (const [pool, limit] of Object.entries(limits)) {
+      expect((await api<{ concurrency_limit: number }>(baseUrl, 'GET', `/work_pools/${pool}`)).body.concurrency_limit).toBe(limit);
+      await waitFor(`a worker of ${pool} ONLINE`, async () => {
+        const ws = await api<{ name: string; status: string }[]>(baseUrl, 'POST', `/work_pools/${pool}/workers/filter`, {});
+        return ws.body.some((w) => w.name === `${ALMA}-${pool}` && w.status === 'ONLINE');
+      }, 180_000, 2_000);
+    }
+    // The SQLite database lives on the volume, and the units wait for that mount.
+    expect((await sh(ALMA, 'findmnt -n -o TARGET -T /mnt/pspace/prefect-data/prefect.db')).stdout.trim()).toBe('/mnt/pspace');
+    for (const unit of ['prefect-server', 'prefect-worker-vm-runs']) {
+      const requires = (await sh(ALMA, `systemctl show -p RequiresMountsFor --value ${unit}`)).stdout;
+      expect(requires).toContain('/mnt/pspace/prefect-data');
+      expect((await sh(ALMA, `systemctl show -p After --value ${unit}`)).stdout).toContain('mnt-pspace.mount');
+    }
+  });
+
+  it('a flow deployed to vm-runs runs to Completed; a second run changes nothing', async () => {
+    expectSuccess(await cli('deploy-flow', '--flow-dir', 'flows/demo', '--entrypoint', 'main.py:my_workflow', '--work-pool', 'vm-runs'));
+    const watched = await cli('flow-run', 'my-workflow/my_workflow', '--watch', '--timeout', '240');
+    expect(`${watched.code} ${watched.stdout}`).toMatch(/^0 [\s\S]*Completed/);
+    const again = expectSuccess(await cli('run'));
+    expect(changedTasks(again.stdout)).toEqual([]);
+    expect(totalChanged(again)).toBe(0);
+  });
+
+  it('the server goes down with the volume instead of writing under its mount point, and comes back with it', async () => {
+    await cluster.execOk(ALMA, ['systemctl', 'stop', 'mnt-pspace.mount']);
+    for (const unit of ['prefect-server', 'prefect-worker-vm-runs', 'prefect-worker-headless-runs']) {
+      expect(`${unit} ${(await sh(ALMA, `systemctl is-active ${unit}`)).stdout.trim()}`).toBe(`${unit} inactive`);
+    }
+    expect((await sh(ALMA, 'ls -A /mnt/pspace')).stdout.trim()).toBe('');
+    // Starting the server mounts the volume first; its pools and deployment are there.
+    await cluster.execOk(ALMA, ['systemctl', 'start', 'prefect-server']);
+    expect((await sh(ALMA, 'findmnt -n -o TARGET /mnt/pspace')).stdout.trim()).toBe('/mnt/pspace');
+    await waitFor('the server ready again', async () => (await api(baseUrl, 'GET', '/ready', undefined, null)).status === 200, 120_000, 2_000);
+    expect((await api(baseUrl, 'GET', '/deployments/name/my-workflow/my_workflow')).status).toBe(200);
+  });
+});
+
+describe('examples/holography.yml: the server on an external PostgreSQL, a galaxy worker', () => {
+  let dir: string;
+  let baseUrl: string;
+  const cli = (...args: string[]): Promise<PagResult> => pag(cluster, [args[0]!, '-i', 'inventory.yml', '-s', 'secrets.yml', ...args.slice(1)], dir);
+
+  beforeAll(async () => {
+    dir = path.join(work, 'holography');
+    await siteInventory('holography.yml', dir, (vars) => {
+      vars.prefect_database.host = cluster.host(DB).ip;
+    });
+    await writeSecrets(path.join(dir, 'secrets.yml'), true);
+    // The seed's pipeline: a flow with parameters that writes into its workdir on the worker.
+    await mkdir(path.join(dir, 'flows/holography'), { recursive: true });
+    await writeFile(path.join(dir, 'flows/holography/process_holography.py'), [
+      'import os, socket',
+      'from prefect import flow',
+      '',
+      '',
+      '@flow(name="Holography Main Flow")',
+      'def main(sbid: int, workdir: str) -> str:',
+      '    os.makedirs(workdir, exist_ok=True)',
+      '    with open(os.path.join(workdir, "done"), "w") as f:',
+      '        f.write(f"{sbid} {socket.gethostname()}")',
+      '    return workdir',
+      '',
+    ].join('\n'));
+    baseUrl = `http://${cluster.host(HOLO).ip}:4200/api`;
+  });
+
+  it('deploys with no PostgreSQL on the server host: Prefect\'s tables are on the site\'s database host', async () => {
+    const r = expectSuccess(await cli('run'));
+    for (const h of [HOLO, GALAXY]) expect(r.recap[h]).toMatchObject({ failed: 0, unreachable: 0 });
+    expect((await api(baseUrl, 'GET', '/ready', undefined, null)).status).toBe(200);
+    expect((await api<{ concurrency_limit: number }>(baseUrl, 'GET', '/work_pools/galaxy')).body.concurrency_limit).toBe(20);
+    const tables = await cluster.execOk(DB, ['runuser', '-u', 'postgres', '--', 'psql', '-XAtq', '-d', 'prefect', '-c', "SELECT pg_get_userbyid(relowner) FROM pg_class WHERE relname = 'flow_run'"]);
+    expect(tables.stdout.trim()).toBe('prefect');
+    expect((await sh(HOLO, "dpkg-query -W -f '${db:Status-Abbrev} ${Package}\\n' 'postgresql*' 2>/dev/null | grep '^ii' || true")).stdout.trim()).toBe('');
+    // The pool and timeout of the example reach the server.
+    expect((await sh(HOLO, 'grep -E "^PREFECT_SERVER_DATABASE_(SQLALCHEMY_POOL_SIZE|TIMEOUT)=" /etc/prefect/server.env')).stdout.split('\n').sort().join(' ').trim())
+      .toBe('PREFECT_SERVER_DATABASE_SQLALCHEMY_POOL_SIZE="20" PREFECT_SERVER_DATABASE_TIMEOUT="30"');
+  });
+
+  it('the seed\'s deployment (name holo-galaxy, tag holo) runs with its parameters on the galaxy node; a re-run changes nothing', async () => {
+    expectSuccess(await cli('deploy-flow', '--flow-dir', 'flows/holography', '--entrypoint', 'process_holography.py:main', '--work-pool', 'galaxy', '--name', 'holo-galaxy', '--tag', 'holo'));
+    const d = await api<{ tags: string[] }>(baseUrl, 'GET', `/deployments/name/${encodeURIComponent('Holography Main Flow')}/holo-galaxy`);
+    expect(d.body.tags).toEqual(['holo']);
+    const watched = await cli('flow-run', 'Holography Main Flow/holo-galaxy', '--param', 'sbid=44641', '--param', 'workdir=/var/lib/prefect/holography/prefect2_44641', '--watch', '--timeout', '240');
+    expect(`${watched.code} ${watched.stdout}`).toMatch(/^0 [\s\S]*Completed/);
+    expect((await sh(GALAXY, 'cat /var/lib/prefect/holography/prefect2_44641/done')).stdout.trim()).toBe(`44641 ${GALAXY}`);
+    const again = expectSuccess(await cli('run'));
+    expect(changedTasks(again.stdout)).toEqual([]);
+    expect(totalChanged(again)).toBe(0);
+  });
+});
