@@ -147,6 +147,21 @@ describe('examples/alma.yml: server and three pools on one VM, PREFECT_HOME on a
     expect(totalChanged(again)).toBe(0);
   });
 
+  it('a changed pool limit is set through the API: vm-runs 2 → 3, headless-runs without a limit', async () => {
+    const file = path.join(dir, 'inventory.yml');
+    const doc = YAML.parse(await readFile(file, 'utf8'));
+    doc.all.vars.prefect_work_pools['vm-runs'].concurrency_limit = 3;
+    delete doc.all.vars.prefect_work_pools['headless-runs'].concurrency_limit;
+    await writeFile(file, YAML.stringify(doc, { lineWidth: 0 }));
+    const r = expectSuccess(await cli('run', '--tags', 'prefect-server'));
+    // Two PATCH calls (one a pool; no_log hides the items), and no other task changed.
+    const changed = changedTasks(r.stdout);
+    for (const t of changed) expect(t).toMatch(/^prefect_server : Set the concurrency limits of the existing work pools: changed: \[alma-vm\]/);
+    expect(changed.filter((t) => t.includes('(item='))).toHaveLength(2);
+    expect((await api<{ concurrency_limit: number | null }>(baseUrl, 'GET', '/work_pools/vm-runs')).body.concurrency_limit).toBe(3);
+    expect((await api<{ concurrency_limit: number | null }>(baseUrl, 'GET', '/work_pools/headless-runs')).body.concurrency_limit).toBeNull();
+  });
+
   it('the server goes down with the volume instead of writing under its mount point, and comes back with it', async () => {
     await cluster.execOk(ALMA, ['systemctl', 'stop', 'mnt-pspace.mount']);
     for (const unit of ['prefect-server', 'prefect-worker-vm-runs', 'prefect-worker-headless-runs']) {

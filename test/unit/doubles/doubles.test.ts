@@ -279,6 +279,28 @@ describe('prefect double', () => {
     }
   });
 
+  test('like Prefect 3.4, a worker gives a pool created without a job template its type\'s default', async () => {
+    const created = await fetch(`${api}/work_pools/`, { method: 'POST', headers: basic(), body: JSON.stringify({ name: 'bare-pool', type: 'process', concurrency_limit: 2 }) });
+    expect(created.status).toBe(201);
+    const read = async () => (await (await fetch(`${api}/work_pools/bare-pool`, { headers: basic() })).json()) as { base_job_template: Record<string, unknown>; concurrency_limit: number };
+    expect(await read()).toMatchObject({ base_job_template: {}, concurrency_limit: 2 });
+    const worker = spawn('python3', ['-m', 'prefect', 'worker', 'start', '--pool', 'bare-pool', '--type', 'process', '--name', 'w-bare'], {
+      env: { ...process.env, ...env, PREFECT_WORKER_QUERY_SECONDS: '0.3', PREFECT_WORKER_HEARTBEAT_SECONDS: '1' },
+      stdio: 'ignore',
+    });
+    children.push(worker);
+    try {
+      const pool = await waitFor(async () => {
+        const p = await read();
+        return Object.keys(p.base_job_template).length > 0 ? p : undefined;
+      });
+      expect(pool.base_job_template).toHaveProperty('job_configuration');
+      expect(pool.base_job_template).toHaveProperty('variables');
+    } finally {
+      await stop(worker);
+    }
+  });
+
   test('state survives a server restart', async () => {
     await stop(server);
     server = await startServer();

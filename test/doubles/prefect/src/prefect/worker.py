@@ -64,6 +64,11 @@ class Worker:
             self.client.post("/work_pools/", {"name": self.pool_name, "type": self.type,
                                                "base_job_template": default_process_template()})
             pool = self.client.get(f"/work_pools/{quote(self.pool_name)}")
+        # As Prefect's BaseWorker does: a pool without a job template gets the worker type's default.
+        if not pool.get("base_job_template"):
+            from .server import default_process_template
+            self.client.patch(f"/work_pools/{quote(self.pool_name)}", {"base_job_template": default_process_template()})
+            pool = self.client.get(f"/work_pools/{quote(self.pool_name)}")
         if self.type and pool["type"] != self.type:
             log(f"Worker type {self.type!r} does not match work pool type {pool['type']!r}. "
                 "The worker may not be able to execute flow runs from this pool.")
