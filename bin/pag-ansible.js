@@ -1,22 +1,33 @@
 #!/usr/bin/env node
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 
-// In a git checkout (src/ present: the published package has none) the CLI is compiled on first use and again
-// whenever a source file is newer than dist/, so `npm install && npx pag-ansible …` works in a fresh clone without
-// an install script. The published package ships dist/ and skips this.
-if (existsSync(new URL('../src/', import.meta.url))) {
-  const { buildIfStale } = await import('./build-if-stale.js');
-  buildIfStale(new URL('..', import.meta.url));
+const args = process.argv.slice(2);
+if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
+  // `pag-ansible --version` alone is answered here, before building or loading anything: it prints package.json's
+  // version as commander's --version does, without the start-up cost of the CLI.
+  process.stdout.write(`${JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version}\n`);
+} else {
+  await run();
 }
 
-const { main } = await import('../dist/cli/main.js');
+async function run() {
+  // In a git checkout (src/ present: the published package has none) the CLI is compiled on first use and again
+  // whenever a source file is newer than dist/, so `npm install && npx pag-ansible …` works in a fresh clone without
+  // an install script. The published package ships dist/ and skips this.
+  if (existsSync(new URL('../src/', import.meta.url))) {
+    const { buildIfStale } = await import('./build-if-stale.js');
+    buildIfStale(new URL('..', import.meta.url));
+  }
 
-// `pag-ansible … | head` closes the pipe early: that is the reader's choice, not an error worth a stack trace.
-for (const stream of [process.stdout, process.stderr]) {
-  stream.on('error', (e) => {
-    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-    throw e;
-  });
+  const { main } = await import('../dist/cli/main.js');
+
+  // `pag-ansible … | head` closes the pipe early: that is the reader's choice, not an error worth a stack trace.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (e) => {
+      if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+      throw e;
+    });
+  }
+
+  process.exitCode = await main(process.argv);
 }
-
-process.exitCode = await main(process.argv);

@@ -7,23 +7,36 @@ import { ExitCode, PagError, ValidationError } from '../errors.js';
 import { formatDiagnostics } from '../config/diagnostics.js';
 import { consoleReporter, type Reporter } from './reporter.js';
 import type { CommandContext } from './context.js';
-import { registerValidate } from '../commands/validate.js';
-import { registerRender } from '../commands/render.js';
-import { registerRun } from '../commands/run.js';
-import { registerDeployFlow } from '../commands/deploy-flow.js';
-import { registerPing } from '../commands/ping.js';
-import { registerStatus } from '../commands/status.js';
-import { registerBackup } from '../commands/backup.js';
-import { registerRestore } from '../commands/restore.js';
-import { registerFlowRun } from '../commands/flow-run.js';
-import { registerFlows } from '../commands/flows.js';
-import { registerFlowRemove } from '../commands/flow-remove.js';
-import { registerBundle } from '../commands/bundle.js';
 import { packageVersion } from '../util/package-root.js';
 
 export type { CommandContext } from './context.js';
 
-export function buildProgram(ctx: CommandContext): Command {
+type Register = (program: Command, ctx: CommandContext) => void;
+
+/**
+ * Every command in the order `--help` lists them, each loaded only when needed: a command's module (and what it
+ * imports: the renderer, ansible's runner, the bundle builder…) costs start-up time that other commands need not pay.
+ */
+const COMMANDS: readonly { name: string; load: () => Promise<Register> }[] = [
+  { name: 'validate', load: async () => (await import('../commands/validate.js')).registerValidate },
+  { name: 'render', load: async () => (await import('../commands/render.js')).registerRender },
+  { name: 'run', load: async () => (await import('../commands/run.js')).registerRun },
+  { name: 'deploy-flow', load: async () => (await import('../commands/deploy-flow.js')).registerDeployFlow },
+  { name: 'ping', load: async () => (await import('../commands/ping.js')).registerPing },
+  { name: 'status', load: async () => (await import('../commands/status.js')).registerStatus },
+  { name: 'backup', load: async () => (await import('../commands/backup.js')).registerBackup },
+  { name: 'restore', load: async () => (await import('../commands/restore.js')).registerRestore },
+  { name: 'flow-run', load: async () => (await import('../commands/flow-run.js')).registerFlowRun },
+  { name: 'flows', load: async () => (await import('../commands/flows.js')).registerFlows },
+  { name: 'flow-remove', load: async () => (await import('../commands/flow-remove.js')).registerFlowRemove },
+  { name: 'bundle', load: async () => (await import('../commands/bundle.js')).registerBundle },
+];
+
+/**
+ * The commander program. Given the command about to run (the first argument), only that command is registered;
+ * without one (`--help`, `help`, a mistyped name) every command is, so help and suggestions list them all.
+ */
+export async function buildProgram(ctx: CommandContext, commandName?: string): Promise<Command> {
   const program = new Command('pag-ansible')
     .description('Deploy a self-hosted Prefect 3 cluster with Ansible, online or air-gapped.')
     .version(packageVersion(), '-V, --version')
@@ -35,18 +48,9 @@ export function buildProgram(ctx: CommandContext): Command {
       writeErr: (s) => ctx.reporter.err(s),
     })
     .exitOverride();
-  registerValidate(program, ctx);
-  registerRender(program, ctx);
-  registerRun(program, ctx);
-  registerDeployFlow(program, ctx);
-  registerPing(program, ctx);
-  registerStatus(program, ctx);
-  registerBackup(program, ctx);
-  registerRestore(program, ctx);
-  registerFlowRun(program, ctx);
-  registerFlows(program, ctx);
-  registerFlowRemove(program, ctx);
-  registerBundle(program, ctx);
+  const only = COMMANDS.find((c) => c.name === commandName);
+  // One after the other: the help that lists them all is not worth racing for.
+  for (const { load } of only ? [only] : COMMANDS) (await load())(program, ctx);
   const all = (c: Command): Command[] => c.commands.flatMap((sub) => [sub, ...all(sub)]);
   for (const cmd of all(program)) cmd.exitOverride().configureOutput(program.configureOutput());
   return program;
@@ -78,7 +82,7 @@ export function reportError(e: unknown, reporter: Reporter): number {
 export async function main(argv: string[], reporter: Reporter = consoleReporter, cwd = process.cwd()): Promise<number> {
   const ctx: CommandContext = { reporter, exitCode: ExitCode.ok, cwd, env: process.env };
   try {
-    await buildProgram(ctx).parseAsync(argv);
+    await (await buildProgram(ctx, argv[2])).parseAsync(argv);
     return ctx.exitCode;
   } catch (e) {
     return reportError(e, reporter);

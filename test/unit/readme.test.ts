@@ -60,8 +60,8 @@ it('shows the connection-budget finding validate really prints (Large sites)', a
   expect(blocks.some((b) => b.text.trim() === line)).toBe(true);
 });
 
-it('gives every option of every command in its synopsis', () => {
-  const program = buildProgram({ reporter: capture().reporter, exitCode: 0, cwd: dir, env: {} });
+it('gives every option of every command in its synopsis', async () => {
+  const program = await buildProgram({ reporter: capture().reporter, exitCode: 0, cwd: dir, env: {} });
   const shared = new Set(['--vault-password-file', '--ask-vault-pass', '--help']);
   const missing: string[] = [];
   for (const cmd of program.commands as Command[]) {
