@@ -1,5 +1,6 @@
-// Compiles src/ into dist/ when dist/ is missing or older than a source file: for runs from a git checkout only
-// (bin/pag-ansible.js calls it when src/ exists). Output goes to stderr; a failed build stops the CLI.
+// Builds dist/ as `npm run build` does (tsc, then the schemas' validators as code) when dist/ is missing or older
+// than a source file or schema: for runs from a git checkout only (bin/pag-ansible.js calls it when src/ exists).
+// Output goes to stderr; a failed build stops the CLI.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +19,7 @@ export function buildIfStale(rootUrl) {
   const built = path.join(root, 'dist', 'cli', 'main.js');
   const sources = Math.max(
     newestMtime(path.join(root, 'src')),
+    newestMtime(path.join(root, 'schemas')),
     ...['tsconfig.json', 'tsconfig.build.json'].map((f) => statSync(path.join(root, f)).mtimeMs),
   );
   if (existsSync(built) && statSync(built).mtimeMs >= sources) return;
@@ -30,6 +32,7 @@ export function buildIfStale(rootUrl) {
   rmSync(path.join(root, 'dist'), { recursive: true, force: true });
   try {
     execFileSync(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.build.json')], { cwd: root, stdio: ['ignore', 2, 2] });
+    execFileSync(process.execPath, [path.join(root, 'scripts', 'build-validators.mjs')], { cwd: root, stdio: ['ignore', 2, 2] });
   } catch {
     process.stderr.write('pag-ansible: the build failed (see above).\n');
     process.exit(2);

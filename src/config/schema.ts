@@ -3,8 +3,10 @@
  * key, say what is expected, and point at the YAML node concerned.
  */
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { fileURLToPath } from 'node:url';
+import type { Ajv, ErrorObject, Options, ValidateFunction } from 'ajv';
 import { schemasDir } from '../util/package-root.js';
 import type { Diagnostic } from './diagnostics.js';
 import { didYouMean } from './suggest.js';
@@ -31,21 +33,67 @@ interface CompiledSchema {
   definitions: Record<string, SchemaNode>;
 }
 
-// Compiling costs tens of milliseconds: do it once per process, and only when a file is validated.
+// Compiling costs a hundred milliseconds and loading ajv's compiler more: the build writes each validator as code
+// (ajv's standalone output, see scripts/build-validators.mjs) beside this module, in validators/<kind>.cjs. When
+// that file is missing (running from src/) or was made from another version of the schema, the schema is
+// compiled here instead, once per process and only when a file is validated; both give the same errors.
 const compiled = new Map<SchemaKind, CompiledSchema>();
 let ajv: Ajv | undefined;
+const require = createRequire(import.meta.url);
+
+export const AJV_OPTIONS: Options = { allErrors: true, verbose: true, strict: true, allowUnionTypes: true, allowMatchingProperties: true };
+
+/** Where the build writes the precompiled validator of a schema. */
+export const validatorModulePath = (kind: SchemaKind) => path.join(path.dirname(fileURLToPath(import.meta.url)), 'validators', `${kind}.cjs`);
+
+/** What a precompiled validator module exports: the schema text it was made from, and the validator. */
+interface ValidatorModule {
+  schemaText: string;
+  validate: ValidateFunction;
+}
+
+function readSchema(kind: SchemaKind): { text: string; schema: { definitions?: Record<string, SchemaNode> } } {
+  const text = readFileSync(path.join(schemasDir, `${kind}.schema.json`), 'utf8');
+  return { text, schema: JSON.parse(text) as { definitions?: Record<string, SchemaNode> } };
+}
+
+function compileValidator(schema: object): ValidateFunction {
+  if (!ajv) {
+    const { Ajv: AjvClass } = require('ajv') as typeof import('ajv');
+    ajv = new AjvClass({ ...AJV_OPTIONS });
+  }
+  return ajv.compile(schema);
+}
+
+function precompiled(kind: SchemaKind, schemaText: string): ValidateFunction | undefined {
+  let mod: ValidatorModule;
+  try {
+    mod = require(validatorModulePath(kind)) as ValidatorModule;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND') return undefined;
+    throw e;
+  }
+  return mod.schemaText === schemaText ? mod.validate : undefined;
+}
 
 function schemaFor(kind: SchemaKind): CompiledSchema {
   let entry = compiled.get(kind);
   if (!entry) {
-    ajv ??= new Ajv({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true, allowMatchingProperties: true });
-    const schema = JSON.parse(readFileSync(path.join(schemasDir, `${kind}.schema.json`), 'utf8')) as {
-      definitions?: Record<string, SchemaNode>;
-    };
-    entry = { validate: ajv.compile(schema), definitions: schema.definitions ?? {} };
+    const { text, schema } = readSchema(kind);
+    entry = { validate: precompiled(kind, text) ?? compileValidator(schema), definitions: schema.definitions ?? {} };
     compiled.set(kind, entry);
   }
   return entry;
+}
+
+/** The source of a CommonJS module exporting the validator of KIND as ajv's standalone code (for the build). */
+export function standaloneValidatorModule(kind: SchemaKind): string {
+  const { text, schema } = readSchema(kind);
+  const { Ajv: AjvClass } = require('ajv') as typeof import('ajv');
+  const standaloneCode = (require('ajv/dist/standalone/index.js') as typeof import('ajv/dist/standalone/index.js')).default;
+  const builder = new AjvClass({ ...AJV_OPTIONS, code: { source: true } });
+  const code = standaloneCode(builder, builder.compile(schema));
+  return `${code}\nmodule.exports.validate = module.exports.default;\nmodule.exports.schemaText = ${JSON.stringify(text)};\n`;
 }
 
 /** Cluster-wide keys: allowed only in all.vars, so a misplaced one gets a hint rather than a bare "unknown key". */
