@@ -1,6 +1,6 @@
-// Builds dist/ as `npm run build` does (tsc, then the schemas' validators as code) when dist/ is missing or older
-// than a source file or schema: for runs from a git checkout only (bin/pag-ansible.js calls it when src/ exists).
-// Output goes to stderr; a failed build stops the CLI.
+// Builds dist/ as `npm run build` does (tsc, then scripts/build-dist.mjs: the validators as code and the bundled
+// entry) when dist/ is missing or older than a source file or schema: for runs from a git checkout only
+// (bin/pag-ansible.js calls it when src/ exists). Output goes to stderr; a failed build stops the CLI.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -16,7 +16,8 @@ function newestMtime(dir) {
 
 export function buildIfStale(rootUrl) {
   const root = fileURLToPath(rootUrl);
-  const built = path.join(root, 'dist', 'cli', 'main.js');
+  // The bundle is written last, from dist/cli/: a dist/ that tsc alone rebuilt after a change is stale too.
+  const built = path.join(root, 'dist', 'bundled', 'main.js');
   const sources = Math.max(
     newestMtime(path.join(root, 'src')),
     newestMtime(path.join(root, 'schemas')),
@@ -32,7 +33,7 @@ export function buildIfStale(rootUrl) {
   rmSync(path.join(root, 'dist'), { recursive: true, force: true });
   try {
     execFileSync(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.build.json')], { cwd: root, stdio: ['ignore', 2, 2] });
-    execFileSync(process.execPath, [path.join(root, 'scripts', 'build-validators.mjs')], { cwd: root, stdio: ['ignore', 2, 2] });
+    execFileSync(process.execPath, [path.join(root, 'scripts', 'build-dist.mjs')], { cwd: root, stdio: ['ignore', 2, 2] });
   } catch {
     process.stderr.write('pag-ansible: the build failed (see above).\n');
     process.exit(2);

@@ -34,7 +34,7 @@ interface CompiledSchema {
 }
 
 // Compiling costs a hundred milliseconds and loading ajv's compiler more: the build writes each validator as code
-// (ajv's standalone output, see scripts/build-validators.mjs) beside this module, in validators/<kind>.cjs. When
+// (ajv's standalone output, see scripts/build-dist.mjs) into dist/validators/<kind>.cjs. When
 // that file is missing (running from src/) or was made from another version of the schema, the schema is
 // compiled here instead, once per process and only when a file is validated; both give the same errors.
 const compiled = new Map<SchemaKind, CompiledSchema>();
@@ -43,8 +43,8 @@ const require = createRequire(import.meta.url);
 
 export const AJV_OPTIONS: Options = { allErrors: true, verbose: true, strict: true, allowUnionTypes: true, allowMatchingProperties: true };
 
-/** Where the build writes the precompiled validator of a schema. */
-export const validatorModulePath = (kind: SchemaKind) => path.join(path.dirname(fileURLToPath(import.meta.url)), 'validators', `${kind}.cjs`);
+/** Where the build writes the precompiled validator of a schema: validators/ beside config/ (and bundled/) in dist/. */
+export const validatorModulePath = (kind: SchemaKind) => path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'validators', `${kind}.cjs`);
 
 /** What a precompiled validator module exports: the schema text it was made from, and the validator. */
 interface ValidatorModule {
