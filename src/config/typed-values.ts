@@ -97,7 +97,6 @@ function checkName(walk: Walk, at: PathSegment[], key: string, pattern: RegExp, 
 }
 
 function checkScalar(walk: Walk, value: unknown, path: PathSegment[], context: Context): void {
-  const text = walk.source.plainTextOf(path);
   if (context === 'seconds') return; // any number: the schema checks the range
   if (context === 'pgconf' && typeof value === 'boolean') return; // written on/off, which PostgreSQL reads as the same boolean
   if (context === 'other') {
@@ -107,6 +106,8 @@ function checkScalar(walk: Walk, value: unknown, path: PathSegment[], context: C
     }
     return;
   }
+  // Looked up only here: finding the node of every scalar of a 2,000-host inventory is not free.
+  const text = walk.source.plainTextOf(path);
   if (text === undefined || resolvePlain(text) === 'str') return;
   const trap = yaml11Trap(text) ?? (context === 'env' && typeof value === 'boolean' && !/^(?:true|false)$/.test(text) ? `YAML 1.1 reads ${text} as the boolean ${String(value)}` : undefined);
   if (trap) {

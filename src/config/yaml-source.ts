@@ -63,10 +63,20 @@ function floatValue(text: string, onError: (message: string) => void): unknown {
 function pyYamlTags(libraryTags: Tags): Tags {
   const keep = (name: string) => libraryTags.filter((t) => typeof t === 'object' && t.tag === name);
   const merge = keep('tag:yaml.org,2002:merge');
+  // The library tries each implicit tag's test in turn on the same text: resolve it once, not once per tag.
+  let lastText: string | undefined;
+  let lastKind: PlainKind = 'str';
+  const kindOf = (text: string): PlainKind => {
+    if (text !== lastText) {
+      lastKind = resolvePlain(text);
+      lastText = text;
+    }
+    return lastKind;
+  };
   const implicit = (tag: string, kind: PlainKind, resolve: ScalarTag['resolve']): ScalarTag => ({
     tag,
     default: true,
-    test: { test: (text: string) => resolvePlain(text) === kind } as unknown as RegExp,
+    test: { test: (text: string) => kindOf(text) === kind } as unknown as RegExp,
     resolve,
   });
   const explicit = (tag: string, resolve: ScalarTag['resolve']): ScalarTag => ({ tag, resolve });
@@ -167,7 +177,9 @@ export function parseYamlSource(text: string, displayPath: string): YamlSource {
   }
 
   if (doc.errors.length === 0) {
-    for (const { node, name } of findUnreadableAnchors(doc)) {
+    // Anchors start with '&' and aliases with '*': a file with neither has none to check (most inventories).
+    const anchors = text.includes('&') || text.includes('*') ? findUnreadableAnchors(doc) : [];
+    for (const { node, name } of anchors) {
       diagnostics.push({
         file: displayPath,
         ...lineCounter.linePos(node.range?.[0] ?? 0),
