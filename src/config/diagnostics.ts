@@ -20,6 +20,9 @@ export function formatDiagnostics(ds: Diagnostic[], format: DiagnosticFormat): s
   return ds.map(format === 'github' ? formatGithub : formatDiagnostic).join('\n');
 }
 
+/** localeCompare, skipped for equal strings (it gives 0 then): its first call loads the collator, a cost at start-up. */
+const compareText = (a: string, b: string) => (a === b ? 0 : a.localeCompare(b));
+
 export function sortDiagnostics(ds: Diagnostic[]): Diagnostic[] {
-  return [...ds].sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.col - b.col || a.rule.localeCompare(b.rule));
+  return [...ds].sort((a, b) => compareText(a.file, b.file) || a.line - b.line || a.col - b.col || compareText(a.rule, b.rule));
 }
