@@ -43,6 +43,10 @@ fi
 step "typecheck"
 npm run --silent typecheck
 
+# Built before the unit tests, so the tests of the built CLI (pipes, the launcher) run on this commit's build.
+step "build"
+npm run --silent build
+
 step "unit tests"
 npm test
 
