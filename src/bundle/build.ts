@@ -124,7 +124,7 @@ export async function buildBundle(o: BuildOptions, deps: BuildDeps = defaultBuil
     // 3. Debian packages: Ansible for the controller, what the roles install on the hosts.
     // ansible-core uses ssh; a minimal system has no client.
     const controllerPackages = ['ansible-core', 'openssh-client'];
-    const hostPackages = [...new Set(['acl', ...postgresPackages(config), ...env.hostPackages])].sort();
+    const hostPackages = [...new Set(['acl', ...postgresPackages(config), ...redisPackages(config), ...env.hostPackages])].sort();
     step(`Debian packages for the controller (${target.name}): ${controllerPackages.join(', ')}, with what a minimal ${target.name} lacks`);
     const controllerDebs = await deps.debPackages({ target, arch, cacheDir: o.cacheDir, packages: controllerPackages });
     await writeFlatRepo(path.join(root, 'apt'), controllerDebs.files);
@@ -151,7 +151,7 @@ export async function buildBundle(o: BuildOptions, deps: BuildDeps = defaultBuil
 
     // 5. Inventory, secrets template, install.sh.
     await writeFile(path.join(root, 'inventory.yml'), rewriteInventory(o.inventoryText, env.inventoryPaths, o.inventoryDisplay, { prefect_apt_repository: HOST_REPO_ARCHIVE }));
-    await writeFile(path.join(root, 'secrets.template.yml'), secretsTemplate(config.prefect_database.type === 'postgresql'));
+    await writeFile(path.join(root, 'secrets.template.yml'), secretsTemplate(config.prefect_database.type === 'postgresql', config.prefect_redis !== undefined));
     await writeFile(path.join(root, 'install.sh'), installScript({ target: target.name, debArch: ARCHES[arch].deb, controllerPackages }));
     await chmod(path.join(root, 'install.sh'), 0o755);
 
@@ -190,6 +190,11 @@ export async function buildBundle(o: BuildOptions, deps: BuildDeps = defaultBuil
   } finally {
     await rm(stage, { recursive: true, force: true });
   }
+}
+
+/** redis-server for a local Redis (prefect_redis.mode local), installed by the server role like PostgreSQL. */
+function redisPackages(config: ClusterConfig): string[] {
+  return config.prefect_redis?.mode === 'local' ? ['redis-server'] : [];
 }
 
 function postgresPackages(config: ClusterConfig): string[] {

@@ -126,10 +126,12 @@ export async function checkSha256Sums(dir: string): Promise<void> {
   }
 }
 
-/** The pixi manifest pinning the cluster's Prefect (and asyncpg with PostgreSQL). */
+/** The pixi manifest pinning the cluster's Prefect (and asyncpg with PostgreSQL, prefect-redis with Redis). */
 export function pixiManifest(config: ClusterConfig): string {
   const deps = [`prefect = "==${config.prefect_version}"`, 'python = "3.12.*"'];
   if (config.prefect_database.type === 'postgresql') deps.push('asyncpg = "*"');
+  // Redis as broker, cache and lease storage lives in the prefect-redis integration.
+  if (config.prefect_redis !== undefined) deps.push('prefect-redis = "*"');
   return [
     '[workspace]',
     'name = "prefect-env"',
@@ -180,7 +182,11 @@ async function runPipDownload(config: ClusterConfig, opts: EnvOptions): Promise<
   }
   const python = HOST_PYTHON[opts.target.name] ?? '3.12';
   const machine = opts.arch === 'arm64' ? 'aarch64' : 'x86_64';
-  const reqs = [`prefect==${config.prefect_version}`, ...(config.prefect_database.type === 'postgresql' ? ['asyncpg'] : [])];
+  const reqs = [
+    `prefect==${config.prefect_version}`,
+    ...(config.prefect_database.type === 'postgresql' ? ['asyncpg'] : []),
+    ...(config.prefect_redis !== undefined ? ['prefect-redis'] : []),
+  ];
   const key = createHash('sha256').update(`${reqs.join(' ')}|${python}|${machine}`).digest('hex').slice(0, 16);
   const dest = path.join(opts.cacheDir, 'wheelhouse', key);
   if (await exists(path.join(dest, '.complete'))) return dest;

@@ -80,7 +80,7 @@ echo "  pag-ansible run -i inventory.yml -s secrets.yml --tags prefect-server"
 `;
 }
 
-export function secretsTemplate(postgresql: boolean): string {
+export function secretsTemplate(postgresql: boolean, redis = false): string {
   return [
     '# The secrets of this cluster: copy to secrets.yml, fill in, then `ansible-vault encrypt secrets.yml`.',
     '# The bundle never carries secrets: this template holds placeholders only.',
@@ -88,6 +88,9 @@ export function secretsTemplate(postgresql: boolean): string {
     postgresql
       ? 'prefect_database_password: !unsafe "CHANGE-ME"        # the local PostgreSQL role\'s password'
       : '# prefect_database_password: !unsafe "CHANGE-ME"      # only with prefect_database.type postgresql',
+    redis
+      ? 'prefect_redis_password: !unsafe "CHANGE-ME"           # Redis (prefect_redis); one word, no spaces'
+      : '# prefect_redis_password: !unsafe "CHANGE-ME"         # only with prefect_redis',
     '',
   ].join('\n');
 }

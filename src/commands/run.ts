@@ -126,6 +126,7 @@ export async function runAction(
   const extraVars: ExtraVars = {};
   if (secrets?.prefect_api_auth_string !== undefined) extraVars.prefect_api_auth_string = secrets.prefect_api_auth_string;
   if (secrets?.prefect_database_password !== undefined) extraVars.prefect_database_password = secrets.prefect_database_password;
+  if (secrets?.prefect_redis_password !== undefined) extraVars.prefect_redis_password = secrets.prefect_redis_password;
   if (opts.allowDowngrade) extraVars.pag_allow_downgrade = true;
   Object.assign(extraVars, userVars.vars);
 

@@ -10,6 +10,7 @@ import { budgetMessage, checkServerEnv, connectionBudget, typedServerEnv, type R
 import { didYouMean } from './suggest.js';
 import type {
   AnsibleValue,
+  RedisConfig,
   ClusterConfig,
   DatabaseConfig,
   EnvironmentSource,
@@ -36,7 +37,8 @@ interface ClusterVars {
   prefect_flows_dir?: string;
   prefect_apt_repository?: string;
   prefect_environment: RawEnvironment;
-  prefect_api: { bind_host?: string; port?: number; url: string };
+  prefect_api: { bind_host?: string; port?: number; url: string; processes?: number; services?: 'in_process' | 'separate' };
+  prefect_redis?: { mode: 'local' | 'external'; host?: string; port?: number; db?: number; ssl?: boolean };
   prefect_database?:
     | { type: 'sqlite'; timeout?: number | YamlNumber }
     | ({ type: 'postgresql' } & Partial<Omit<Extract<DatabaseConfig, { type: 'postgresql' }>, 'type' | 'postgresql_conf' | SecondsKey>> & {
@@ -81,6 +83,8 @@ export interface ClusterCheck {
   config?: ClusterConfig;
   /** For cross-file rules (secrets). */
   databaseType: 'sqlite' | 'postgresql';
+  /** Whether the inventory sets prefect_redis (its password is then required in the secrets). */
+  redisConfigured: boolean;
 }
 
 export function checkCluster(source: YamlSource, options: ClusterCheckOptions): ClusterCheck {
@@ -206,6 +210,7 @@ export function checkCluster(source: YamlSource, options: ClusterCheckOptions): 
 
   checkApiPort(vars, report);
   checkArtifacts(vars, options, report);
+  checkScaleOut(vars, report);
   const serverEnv = checkServerSettings(vars, report);
 
   const apiPort = vars.prefect_api.port ?? DEFAULT_API_PORT;
@@ -227,9 +232,10 @@ export function checkCluster(source: YamlSource, options: ClusterCheckOptions): 
   }
 
   const databaseType = vars.prefect_database?.type ?? 'sqlite';
-  if (diagnostics.some((d) => d.severity === 'error') || server === undefined) return { diagnostics, databaseType };
+  const redisConfigured = vars.prefect_redis !== undefined;
+  if (diagnostics.some((d) => d.severity === 'error') || server === undefined) return { diagnostics, databaseType, redisConfigured };
   const config = normalise(vars, model, pools, server, workerPlans, options, serverEnv);
-  return { diagnostics, config, databaseType };
+  return { diagnostics, config, databaseType, redisConfigured };
 }
 
 interface WorkerPlan {
@@ -317,6 +323,75 @@ function checkArtifacts(vars: ClusterVars, options: ClusterCheckOptions, report:
 }
 
 /** postgresql.conf parameters that the cluster's own configuration (Debian's pg_createcluster) or prefect_database set. */
+/** The first Prefect releases with `prefect server start --workers N` and `prefect server services start`. */
+export const MULTI_PROCESS_API_SINCE = '3.4.20';
+export const SEPARATE_SERVICES_SINCE = '3.2';
+
+/** Whether a Prefect release (3.4.11, 3.4.20rc1, 3.2) is at least `since`; pre-releases come before their release. */
+export function prefectAtLeast(version: string, since: string): boolean {
+  const parse = (v: string) => {
+    const m = /^(\d+)\.(\d+)(?:\.(\d+))?(.*)$/.exec(v) ?? [];
+    return { parts: [Number(m[1] ?? 0), Number(m[2] ?? 0), Number(m[3] ?? 0)], pre: /^(a|b|rc|\.dev)/.test(m[4] ?? '') };
+  };
+  const a = parse(version);
+  const b = parse(since);
+  for (let i = 0; i < 3; i++) if (a.parts[i] !== b.parts[i]) return (a.parts[i] as number) > (b.parts[i] as number);
+  return !a.pre || b.pre;
+}
+
+/** API processes and where the background services run, as the inventory asks (defaults applied). */
+function scaleOf(vars: ClusterVars): { processes: number; services: 'in_process' | 'separate' } {
+  const processes = vars.prefect_api.processes ?? 1;
+  // With --workers > 1 Prefect starts no services in the API processes: they need their own unit.
+  return { processes, services: vars.prefect_api.services ?? (processes > 1 ? 'separate' : 'in_process') };
+}
+
+/**
+ * Several API processes and split services, against what Prefect's CLI accepts (prefect/cli/server.py of 3.4.25:
+ * --workers > 1 needs PostgreSQL and Redis for messaging and lease storage, and implies --no-services).
+ */
+function checkScaleOut(vars: ClusterVars, report: Report): void {
+  const apiPath: PathSegment[] = ['all', 'vars', 'prefect_api'];
+  const version = vars.prefect_version;
+  const { processes, services } = scaleOf(vars);
+  const redis = vars.prefect_redis !== undefined;
+  if (processes > 1) {
+    const at = [...apiPath, 'processes'];
+    if (!prefectAtLeast(version, MULTI_PROCESS_API_SINCE)) {
+      report('error', 'api-processes-version', at, `prefect_api.processes ${processes} runs prefect server start --workers ${processes}, which Prefect ${version} does not have: it needs Prefect ${MULTI_PROCESS_API_SINCE} or later; raise prefect_version or set processes to 1`);
+    }
+    if ((vars.prefect_database?.type ?? 'sqlite') !== 'postgresql') {
+      report('error', 'api-processes-database', at, `prefect_api.processes ${processes} needs PostgreSQL (prefect_database.type postgresql): Prefect refuses --workers > 1 on SQLite`);
+    }
+    if (!redis) {
+      report('error', 'api-processes-redis', at, `prefect_api.processes ${processes} needs prefect_redis: Prefect refuses --workers > 1 with in-memory messaging and lease storage, which the processes cannot share`);
+    }
+    if (vars.prefect_api.services === 'in_process') {
+      report('error', 'api-processes-services', [...apiPath, 'services'], `prefect_api.services in_process cannot go with processes ${processes}: Prefect runs no background services in the API processes when --workers is more than 1 (scheduler, late runs, triggers would stop); set services to separate`);
+    }
+  }
+  if (services === 'separate') {
+    const at = vars.prefect_api.services !== undefined ? [...apiPath, 'services'] : [...apiPath, 'processes'];
+    if (!prefectAtLeast(version, SEPARATE_SERVICES_SINCE)) {
+      report('error', 'separate-services-version', at, `prefect_api.services separate runs prefect server services start, which Prefect ${version} does not have: it needs Prefect ${SEPARATE_SERVICES_SINCE} or later; raise prefect_version or set services to in_process`);
+    }
+    if (!redis && processes === 1) {
+      report('error', 'separate-services-redis', at, 'prefect_api.services separate needs prefect_redis: the API and the services process exchange events through the messaging broker, and the in-memory one does not reach across processes');
+    }
+  }
+  const redisCfg = vars.prefect_redis;
+  if (redisCfg?.mode === 'local') {
+    for (const key of ['host', 'ssl'] as const) {
+      if (redisCfg[key] !== undefined) report('warning', 'redis-local-ignored', ['all', 'vars', 'prefect_redis', key], `prefect_redis.${key} applies to mode external; a local Redis listens on 127.0.0.1 without TLS, so it is ignored`, 'key');
+    }
+  }
+}
+
+function normaliseRedis(raw: NonNullable<ClusterVars['prefect_redis']>): RedisConfig {
+  const local = raw.mode === 'local';
+  return { mode: raw.mode, host: local ? '127.0.0.1' : (raw.host as string), port: raw.port ?? 6379, db: raw.db ?? 0, ssl: local ? false : (raw.ssl ?? false) };
+}
+
 const PG_CONF_OWNED: Readonly<Record<string, string>> = {
   port: 'prefect_database.port',
   data_directory: "the cluster's own postgresql.conf",
@@ -349,7 +424,8 @@ function checkServerSettings(vars: ClusterVars, report: Report): ServerEnv {
     if (owner !== undefined) report('error', 'postgresql-conf-owned', [...dbPath, 'postgresql_conf', name], `postgresql_conf cannot set ${name}: it is set by ${owner}`, 'key');
   }
   const database = normaliseDatabase(db) as Extract<DatabaseConfig, { type: 'postgresql' }>;
-  const budget = connectionBudget(database);
+  const { processes, services } = scaleOf(vars);
+  const budget = connectionBudget(database, processes, services === 'separate' ? 1 : 0);
   if (budget.required > budget.available) {
     const maxSet = db.postgresql_conf?.max_connections !== undefined;
     const at: PathSegment[] = maxSet
@@ -517,6 +593,9 @@ function normalise(
     prefect_server_api_local_url: `http://${localAddressFor(bindHost)}:${apiPort}/api`,
     prefect_analytics_enabled: vars.prefect_analytics_enabled ?? false,
     prefect_database: database,
+    prefect_api_processes: scaleOf(vars).processes,
+    prefect_api_services: scaleOf(vars).services,
+    ...(vars.prefect_redis !== undefined && { prefect_redis: normaliseRedis(vars.prefect_redis) }),
     prefect_server_env: Object.fromEntries(Object.keys(serverEnv).sort().map((k) => [k, serverEnv[k] as string])),
     prefect_work_pools: [...pools.values()],
     prefect_worker_healthcheck: vars.prefect_worker_healthcheck ?? false,

@@ -70,19 +70,25 @@ export async function loadCluster(options: LoadClusterOptions): Promise<LoadClus
 
   let config: ClusterConfig | undefined;
   let databaseType: 'sqlite' | 'postgresql' | undefined;
+  let redisConfigured = false;
   if (!hasErrors(diagnostics, options.inventoryPath)) {
     const check = checkCluster(inventory, { inventoryAbsPath, requireArtifacts: options.requireArtifacts ?? false });
     diagnostics.push(...check.diagnostics);
     config = check.config;
     databaseType = check.databaseType;
+    redisConfigured = check.redisConfigured;
   }
 
   let loadedSecrets: Secrets | undefined;
   if (secrets && options.secretsPath !== undefined && secretsAbsPath !== undefined && !hasErrors(diagnostics, options.secretsPath)) {
-    const data = secrets.data as { prefect_api_auth_string: string; prefect_database_password?: string };
-    if (databaseType !== undefined) diagnostics.push(...checkSecrets(secrets, data, databaseType, options.inventoryPath));
+    const data = secrets.data as { prefect_api_auth_string: string; prefect_database_password?: string; prefect_redis_password?: string };
+    if (databaseType !== undefined) {
+      diagnostics.push(...checkSecrets(secrets, data, databaseType, options.inventoryPath));
+      diagnostics.push(...checkRedisSecret(secrets, data, redisConfigured, options.inventoryPath));
+    }
     loadedSecrets = { path: secretsAbsPath, prefect_api_auth_string: data.prefect_api_auth_string };
     if (data.prefect_database_password !== undefined) loadedSecrets.prefect_database_password = data.prefect_database_password;
+    if (data.prefect_redis_password !== undefined) loadedSecrets.prefect_redis_password = data.prefect_redis_password;
   }
 
   const sorted = sortDiagnostics(diagnostics);
@@ -197,6 +203,20 @@ function checkSecrets(
     return [
       { file, line, col, severity: 'warning', rule: 'database-password-unused', message: `prefect_database_password is not used: ${inventoryPath} uses SQLite` },
     ];
+  }
+  return [];
+}
+
+/** A local Redis is set up with this password and an external one is reached with it: required whenever prefect_redis is set. */
+function checkRedisSecret(source: YamlSource, data: { prefect_redis_password?: string }, redisConfigured: boolean, inventoryPath: string): Diagnostic[] {
+  const file = source.displayPath;
+  if (redisConfigured && data.prefect_redis_password === undefined) {
+    const { line, col } = source.positionOf([]);
+    return [{ file, line, col, severity: 'error', rule: 'redis-password-required', message: `prefect_redis_password is required: ${inventoryPath} sets prefect_redis` }];
+  }
+  if (!redisConfigured && data.prefect_redis_password !== undefined) {
+    const { line, col } = source.positionOf(['prefect_redis_password'], 'key');
+    return [{ file, line, col, severity: 'warning', rule: 'redis-password-unused', message: `prefect_redis_password is not used: ${inventoryPath} sets no prefect_redis` }];
   }
   return [];
 }

@@ -106,12 +106,13 @@ export const CLUSTER_KEYS = [
   'prefect_environment',
   'prefect_api',
   'prefect_database',
+  'prefect_redis',
   'prefect_work_pools',
   'prefect_worker_healthcheck',
   'prefect_analytics_enabled',
   'prefect_server_settings',
 ];
-const SECRET_KEYS = ['prefect_api_auth_string', 'prefect_database_password'];
+const SECRET_KEYS = ['prefect_api_auth_string', 'prefect_database_password', 'prefect_redis_password'];
 
 /** Characters PyYAML or Ansible cannot carry safely in a string (see STYLE.md, "Rendering Ansible safely"). */
 // eslint-disable-next-line no-control-regex

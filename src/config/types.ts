@@ -118,6 +118,12 @@ export interface ClusterConfig {
   prefect_server_api_local_url: string;
   prefect_analytics_enabled: boolean;
   prefect_database: DatabaseConfig;
+  /** API web processes: `prefect server start --workers N` when more than 1. */
+  prefect_api_processes: number;
+  /** Background services inside the API process, or in a unit of their own (`prefect server services start`). */
+  prefect_api_services: 'in_process' | 'separate';
+  /** Redis as messaging broker, cache, causal ordering and lease storage; its password is a secret. */
+  prefect_redis?: RedisConfig;
   /**
    * Every optional Prefect setting of the server (typed keys and the prefect_server_settings.env escape hatch),
    * sorted by name; server.env writes them in one loop, each value quoted.
@@ -127,9 +133,18 @@ export interface ClusterConfig {
   prefect_worker_healthcheck: boolean;
 }
 
+export interface RedisConfig {
+  mode: 'local' | 'external';
+  host: string;
+  port: number;
+  db: number;
+  ssl: boolean;
+}
+
 export interface Secrets {
   /** Absolute path of the secrets file, if one was given. */
   path?: string;
   prefect_api_auth_string?: string;
   prefect_database_password?: string;
+  prefect_redis_password?: string;
 }

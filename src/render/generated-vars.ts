@@ -69,6 +69,9 @@ function clusterData(config: ClusterConfig, outDir: string): YamlData {
       config.prefect_database.type === 'postgresql' && config.prefect_database.postgresql_conf !== undefined
         ? { ...config.prefect_database, postgresql_conf: sortedRecord(config.prefect_database.postgresql_conf) }
         : { ...config.prefect_database },
+    prefect_api_processes: config.prefect_api_processes,
+    prefect_api_services: config.prefect_api_services,
+    prefect_redis: config.prefect_redis ? { ...config.prefect_redis } : null,
     // Every optional Prefect setting of the server, as text: server.env writes each one quoted, in one loop.
     prefect_server_env: sortedRecord(config.prefect_server_env),
     prefect_work_pools: [...config.prefect_work_pools]

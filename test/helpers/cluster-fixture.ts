@@ -54,6 +54,8 @@ export function exampleCluster(overrides: Partial<ClusterConfig> = {}): ClusterC
     prefect_server_api_local_url: 'http://127.0.0.1:4200/api',
     prefect_analytics_enabled: false,
     prefect_database: { type: 'sqlite' },
+    prefect_api_processes: 1,
+    prefect_api_services: 'in_process',
     prefect_server_env: {},
     prefect_work_pools: pools,
     prefect_worker_healthcheck: false,
