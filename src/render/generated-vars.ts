@@ -71,7 +71,7 @@ function clusterData(config: ClusterConfig, outDir: string): YamlData {
         : { ...config.prefect_database },
     prefect_api_processes: config.prefect_api_processes,
     prefect_api_services: config.prefect_api_services,
-    prefect_redis: config.prefect_redis ? { ...config.prefect_redis } : null,
+    ...(config.prefect_redis !== undefined && { prefect_redis: { ...config.prefect_redis } }),
     // Every optional Prefect setting of the server, as text: server.env writes each one quoted, in one loop.
     prefect_server_env: sortedRecord(config.prefect_server_env),
     prefect_work_pools: [...config.prefect_work_pools]
