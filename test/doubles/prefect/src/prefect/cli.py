@@ -84,11 +84,87 @@ def cmd_version(args: argparse.Namespace) -> None:
         print(f"{key:<21}{value}".rstrip())
 
 
+# Prefect 3.4.25's refusal (prefect/cli/server.py, _validate_multi_worker), word for word.
+MULTI_WORKER_REDIS = textwrap.dedent(
+    """
+    Multi-worker mode (--workers > 1) requires Redis for messaging and lease storage.
+
+    Please configure the following settings to use Redis:
+
+        prefect config set PREFECT_MESSAGING_BROKER="prefect_redis.messaging"
+        prefect config set PREFECT_MESSAGING_CACHE="prefect_redis.messaging"
+        prefect config set PREFECT_SERVER_EVENTS_CAUSAL_ORDERING="prefect_redis.ordering"
+        prefect config set PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE="prefect_redis.lease_storage"
+
+    You'll also need to configure your Redis connection:
+
+        export PREFECT_REDIS_MESSAGING_HOST="your-redis-host"
+        export PREFECT_REDIS_MESSAGING_PORT="6379"
+        export PREFECT_REDIS_MESSAGING_DB="0"
+
+    For complete setup instructions, see:
+    https://docs.prefect.io/v3/how-to-guides/self-hosted/server-cli#multi-worker-api-server
+    https://docs.prefect.io/v3/advanced/self-hosted#redis-setup
+    """
+).strip()
+
+
+def _release(version: str) -> tuple:
+    return tuple(int(p) for p in version.split("+")[0].split(".")[:3] if p.isdigit())
+
+
+def _validate_multi_worker(workers: int) -> None:
+    """--workers > 1 needs PostgreSQL and Redis (messaging, cache, ordering, leases), as Prefect 3.4.25 checks."""
+    if workers == 1:
+        return
+    if workers < 1:
+        fail("Number of workers must be >= 1")
+    if settings.database_config()["kind"] != "postgresql":
+        fail("Multi-worker mode (--workers > 1) is not supported with SQLite database.")
+    m = settings.messaging_modules()
+    if (m["messaging_cache"] == "prefect.server.utilities.messaging.memory"
+            or m["messaging_broker"] == "prefect.server.utilities.messaging.memory"
+            or m["causal_ordering"] == "prefect.server.events.ordering.memory"
+            or m["lease_storage"] == "prefect.server.concurrency.lease_storage.memory"):
+        fail(MULTI_WORKER_REDIS)
+
+
 def cmd_server_start(args: argparse.Namespace) -> None:
     from .server import serve
     host = args.host or settings.server_host()
     port = args.port or settings.server_port()
+    workers = 1 if args.workers is None else args.workers
+    if args.workers is not None and _release(__version__) < (3, 4, 20):
+        # --workers arrived in Prefect 3.4.20: older CLIs refuse the option as typer does.
+        sys.stderr.write("Usage: prefect server start [OPTIONS]\nTry 'prefect server start --help' for help.\n\n"
+                         "Error: No such option: --workers\n")
+        raise Exit(2)
+    # Prefect runs no services in the web processes when there are several.
+    no_services = args.no_services or workers > 1
+    _validate_multi_worker(workers)
+    if workers > 1:
+        print(f"Starting server with {workers} worker processes.\n", flush=True)
+    # The double has no background services to run: --no-services changes nothing it serves.
+    del no_services
     raise Exit(serve(host, port))
+
+
+def cmd_server_services_start(args: argparse.Namespace) -> None:
+    """`prefect server services start`: the services in one process, in the foreground until stopped."""
+    import signal
+    from .server import open_database
+    if args.background:
+        fail("The test double does not run services in the background (--background).")
+    open_database(settings.database_config())  # the services work on the database: an unreachable one ends them
+    print("\nStarting services... Press CTRL+C to stop\n", flush=True)
+    stop = {"now": False}
+    signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
+    try:
+        while not stop["now"]:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    print("\nAll services stopped.", flush=True)
 
 
 def cmd_server_database_upgrade(args: argparse.Namespace) -> None:
@@ -397,6 +473,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--workers", type=int)
     s.add_argument("--no-services", action="store_true")
     s.set_defaults(fn=cmd_server_start)
+    services = server.add_parser("services").add_subparsers(dest="sub2", required=True)
+    for name in ("start", "start-services"):
+        ss = services.add_parser(name)
+        ss.add_argument("--background", "-b", action="store_true")
+        ss.set_defaults(fn=cmd_server_services_start)
     database = server.add_parser("database").add_subparsers(dest="sub2", required=True)
     up = database.add_parser("upgrade")
     up.add_argument("-y", "--yes", action="store_true")

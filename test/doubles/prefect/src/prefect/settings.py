@@ -128,6 +128,20 @@ def fallback_heartbeat_interval() -> float:
                      "PREFECT_API_SERVICES_FOREMAN_FALLBACK_HEARTBEAT_INTERVAL_SECONDS", default=30)
 
 
+def messaging_modules() -> Dict[str, str]:
+    """The messaging, ordering and lease-storage modules, read as Prefect 3.4.25's settings models name them."""
+    return {
+        "messaging_broker": env("PREFECT_SERVER_EVENTS_MESSAGING_BROKER", "PREFECT_MESSAGING_BROKER",
+                                default="prefect.server.utilities.messaging.memory") or "",
+        "messaging_cache": env("PREFECT_SERVER_EVENTS_MESSAGING_CACHE", "PREFECT_MESSAGING_CACHE",
+                               default="prefect.server.utilities.messaging.memory") or "",
+        "causal_ordering": env("PREFECT_SERVER_EVENTS_CAUSAL_ORDERING",
+                               default="prefect.server.events.ordering.memory") or "",
+        "lease_storage": env("PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE",
+                             default="prefect.server.concurrency.lease_storage.memory") or "",
+    }
+
+
 def database_config() -> Dict[str, object]:
     """Resolve the database the way Prefect 3.4's ServerDatabaseSettings does.
 
