@@ -394,6 +394,41 @@ describe('prefect double', () => {
   });
 });
 
+describe('prefect double: scale-out flags as Prefect 3.4.25 has them', () => {
+  /** The double's sources as a given release (build.py rewrites _version.py the same way). */
+  function asRelease(version: string): string {
+    const dir = join(work, `src-${version}`);
+    cpSync(PREFECT_SRC, dir, { recursive: true });
+    writeFileSync(join(dir, 'prefect', '_version.py'), `__version__ = "${version}"\n`);
+    return dir;
+  }
+  const start = (src: string, args: string[], extra: NodeJS.ProcessEnv = {}) =>
+    run('python3', ['-m', 'prefect', 'server', 'start', ...args], { env: { PYTHONPATH: src, PREFECT_HOME: join(work, 'scalehome'), PREFECT_CLI_WRAP_LINES: 'false', ...extra } });
+  const postgres = { PREFECT_SERVER_DATABASE_DRIVER: 'postgresql+asyncpg', PREFECT_SERVER_DATABASE_HOST: '127.0.0.1', PREFECT_SERVER_DATABASE_PORT: '9' };
+
+  test('3.4.11 has no --workers option', () => {
+    const r = start(asRelease('3.4.11'), ['--workers', '2']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/No such option: --workers/);
+  });
+
+  test('3.4.25 refuses --workers > 1 on SQLite, and without Redis, in Prefect\'s words; --workers 0 too', () => {
+    const src = asRelease('3.4.25');
+    const sqlite = start(src, ['--workers', '2']);
+    expect([sqlite.status, sqlite.stdout.trim()]).toEqual([1, 'Multi-worker mode (--workers > 1) is not supported with SQLite database.']);
+    const noRedis = start(src, ['--workers', '2'], postgres);
+    expect(noRedis.status).toBe(1);
+    expect(noRedis.stdout).toMatch(/^Multi-worker mode \(--workers > 1\) requires Redis for messaging and lease storage\./);
+    expect(noRedis.stdout).toContain('prefect config set PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE="prefect_redis.lease_storage"');
+    // Three of the four set is not enough: Prefect checks each.
+    const partial = start(src, ['--workers', '2'], {
+      ...postgres, PREFECT_MESSAGING_BROKER: 'prefect_redis.messaging', PREFECT_MESSAGING_CACHE: 'prefect_redis.messaging', PREFECT_SERVER_EVENTS_CAUSAL_ORDERING: 'prefect_redis.ordering',
+    });
+    expect(partial.stdout).toMatch(/requires Redis/);
+    expect(start(src, ['--workers', '0']).stdout.trim()).toBe('Number of workers must be >= 1');
+  });
+});
+
 describe('python helpers of the double', () => {
   test('SCRAM-SHA-256 client proof matches RFC 7677 and the YAML subset parser agrees with PyYAML', () => {
     const py = [
