@@ -16,7 +16,8 @@ export const CLI = path.join(ROOT, 'bin', 'pag-ansible.js');
 export const AUTH = 'admin:It-is-a-s3cret!"$x';
 export const DB_PASSWORD = 'db-Pa55"w0rd-$ecret';
 /** Parts of the secrets that survive any quoting or escaping, searched for in every run's output. */
-const SECRET_MARKERS = ['It-is-a-s3cret', 'db-Pa55'];
+export const REDIS_PASSWORD = 'redis-Pa55-$ecret!x';
+const SECRET_MARKERS = ['It-is-a-s3cret', 'db-Pa55', 'redis-Pa55'];
 
 /** Hash of the doubles' sources: rebuild the artefacts only when they change. */
 function doublesHash(): string {
@@ -154,9 +155,10 @@ export async function writePagInventory(cluster: Cluster, file: string, spec: In
   return file;
 }
 
-export async function writeSecrets(file: string, withDb = false): Promise<string> {
+export async function writeSecrets(file: string, withDb = false, withRedis = false): Promise<string> {
   const doc: Record<string, string> = { prefect_api_auth_string: AUTH };
   if (withDb) doc.prefect_database_password = DB_PASSWORD;
+  if (withRedis) doc.prefect_redis_password = REDIS_PASSWORD;
   await writeFile(file, YAML.stringify(doc), { mode: 0o600 });
   return file;
 }
