@@ -193,7 +193,7 @@ export async function buildBundle(o: BuildOptions, deps: BuildDeps = defaultBuil
 }
 
 /** redis-server for a local Redis (prefect_redis.mode local), installed by the server role like PostgreSQL. */
-function redisPackages(config: ClusterConfig): string[] {
+export function redisPackages(config: ClusterConfig): string[] {
   return config.prefect_redis?.mode === 'local' ? ['redis-server'] : [];
 }
 

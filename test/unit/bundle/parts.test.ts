@@ -190,3 +190,19 @@ describe('prefect_apt_repository', () => {
     expect((await loadCluster({ inventoryPath: 'inventory.yml', cwd: tmp, requireArtifacts: true })).diagnostics).toEqual([]);
   });
 });
+
+describe('Redis in the bundle', () => {
+  test('a local Redis puts redis-server into the hosts\' packages, an external one nothing; the secrets template asks for its password', async () => {
+    const { redisPackages } = await import('../../../src/bundle/build.js');
+    const { secretsTemplate } = await import('../../../src/bundle/scripts.js');
+    const { pixiManifest } = await import('../../../src/bundle/prefect-env.js');
+    const { exampleCluster } = await import('../../helpers/cluster-fixture.js');
+    const redis = { host: '127.0.0.1', port: 6379, db: 0, ssl: false };
+    expect(redisPackages(exampleCluster({ prefect_redis: { mode: 'local', ...redis } }))).toEqual(['redis-server']);
+    expect(redisPackages(exampleCluster({ prefect_redis: { mode: 'external', ...redis, host: 'redis.example.org' } }))).toEqual([]);
+    expect(redisPackages(exampleCluster())).toEqual([]);
+    expect(secretsTemplate(false, true)).toMatch(/^prefect_redis_password: !unsafe "CHANGE-ME"/m);
+    expect(secretsTemplate(false, false)).toMatch(/^# prefect_redis_password:/m);
+    expect(pixiManifest(exampleCluster({ prefect_redis: { mode: 'local', ...redis } }))).toContain('prefect-redis = "*"');
+  });
+});
