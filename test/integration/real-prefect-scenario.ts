@@ -253,7 +253,13 @@ export function describeRealPrefectCluster(o: RealPrefectOptions): void {
     const workersOf = async (pool: string) => (await api<{ name: string; status: string }[]>(baseUrl, 'POST', `/work_pools/${pool}/workers/filter`, {})).body;
 
     it('status reports a healthy cluster in one pass and exits 0', async () => {
-      await waitFor('every worker ONLINE', async () => (await workersOf('cpu-pool')).filter((w) => w.status === 'ONLINE').length === o.workers.length, 90_000);
+      // Healthy means every worker of every pool ONLINE: after the server's kill -9 above, each worker comes back on
+      // its own retry schedule (the GPU pool's worker too).
+      await waitFor('every worker ONLINE', async () => {
+        const cpu = (await workersOf('cpu-pool')).filter((w) => w.status === 'ONLINE').length === o.workers.length;
+        const gpu = !w2 || (await workersOf('gpu-pool')).some((w) => w.name === `${w2}-gpu-pool` && w.status === 'ONLINE');
+        return cpu && gpu;
+      }, 90_000);
       const text = await timed('status', cli('status'));
       expect(`${text.code}\n${text.stdout}${text.stderr}`).toMatch(/^0\n/);
       expect(text.stdout).toMatch(new RegExp(`ready: +yes, Prefect ${REAL_PREFECT_VERSION.replace(/\./g, '\\.')}`));
