@@ -69,6 +69,9 @@ async function makePrefixEnvironment(host: string, prefix: string): Promise<void
 }
 
 const sh = (host: string, cmd: string) => cluster.exec(host, ['sh', '-c', cmd]);
+/** A pag-ansible command run in a site's directory, with its inventory.yml and secrets.yml. */
+const siteCli = (dir: string, command: string, ...args: string[]): Promise<PagResult> =>
+  pag(cluster, [command, '-i', 'inventory.yml', '-s', 'secrets.yml', ...args], dir);
 
 beforeAll(async () => {
   const ok = harnessAvailable();
@@ -107,7 +110,7 @@ afterAll(async () => {
 describe('examples/alma.yml: server and three pools on one VM, PREFECT_HOME on a mounted volume', () => {
   let dir: string;
   let baseUrl: string;
-  const cli = (...args: string[]): Promise<PagResult> => pag(cluster, [args[0]!, '-i', 'inventory.yml', '-s', 'secrets.yml', ...args.slice(1)], dir);
+  const cli = (command: string, ...args: string[]): Promise<PagResult> => siteCli(dir, command, ...args);
 
   beforeAll(async () => {
     dir = path.join(work, 'alma');
@@ -179,7 +182,7 @@ describe('examples/alma.yml: server and three pools on one VM, PREFECT_HOME on a
 describe('examples/holography.yml: the server on an external PostgreSQL, a galaxy worker', () => {
   let dir: string;
   let baseUrl: string;
-  const cli = (...args: string[]): Promise<PagResult> => pag(cluster, [args[0]!, '-i', 'inventory.yml', '-s', 'secrets.yml', ...args.slice(1)], dir);
+  const cli = (command: string, ...args: string[]): Promise<PagResult> => siteCli(dir, command, ...args);
 
   beforeAll(async () => {
     dir = path.join(work, 'holography');
