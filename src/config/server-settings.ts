@@ -51,7 +51,15 @@ const MANAGED_SETTINGS: Readonly<Record<string, string>> = {
   PREFECT_SERVER_DATABASE_USER: 'prefect_database.user',
   PREFECT_SERVER_DATABASE_NAME: 'prefect_database.name',
   PREFECT_SERVER_DATABASE_MIGRATE_ON_START: "the prefect_server role (off: it migrates once per version, after a backup)",
+  // Redis's four jobs go together: one set by hand would leave the API processes and the services disagreeing.
+  PREFECT_SERVER_EVENTS_MESSAGING_BROKER: 'prefect_redis, which moves broker, cache, causal ordering and lease storage to Redis together',
+  PREFECT_SERVER_EVENTS_MESSAGING_CACHE: 'prefect_redis, which moves broker, cache, causal ordering and lease storage to Redis together',
+  PREFECT_SERVER_EVENTS_CAUSAL_ORDERING: 'prefect_redis, which moves broker, cache, causal ordering and lease storage to Redis together',
+  PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE: 'prefect_redis, which moves broker, cache, causal ordering and lease storage to Redis together',
 };
+
+/** prefect-redis's own settings (PREFECT_REDIS_MESSAGING_*): written from prefect_redis and the secrets file. */
+const REDIS_MODULE_SETTING = /^PREFECT_REDIS_/;
 
 const CONNECTION_URLS = new Set(['PREFECT_SERVER_DATABASE_CONNECTION_URL']);
 const SECRET_NAME = /PASSWORD|AUTH_STRING|API_KEY/;
@@ -105,6 +113,10 @@ export function checkServerEnv(env: Record<string, EnvValue>, version: string, a
     }
     if (setting?.kind === 'secret' || SECRET_NAME.test(name)) {
       report('error', 'setting-secret', keyAt, `${name} is a secret: it does not belong in the inventory; the API credentials are the secrets file's prefect_api_auth_string and the database password its prefect_database_password`, 'key');
+      continue;
+    }
+    if (REDIS_MODULE_SETTING.test(name)) {
+      report('error', 'setting-managed', keyAt, `${name} is set from prefect_redis (host, port, db, ssl) and the secrets file's prefect_redis_password; set those instead`, 'key');
       continue;
     }
     const owner = TYPED_SETTINGS[canonical] ?? MANAGED_SETTINGS[canonical];

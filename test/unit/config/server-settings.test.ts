@@ -14,6 +14,9 @@ describe('server settings', () => {
       '28:9 error setting-scope | PREFECT_WORKER_QUERY_SECONDS is not a setting of the server: prefect_server_settings.env takes PREFECT_SERVER_* and PREFECT_API_* settings (the environment of flow runs is prefect_work_pools.<pool>.env)',
       "29:9 warning setting-alias | PREFECT_EVENTS_MAXIMUM_SIZE_BYTES is Prefect's older name of PREFECT_SERVER_EVENTS_MAXIMUM_SIZE_BYTES; Prefect reads both, its documentation uses PREFECT_SERVER_EVENTS_MAXIMUM_SIZE_BYTES",
       '30:52 error setting-value | PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED takes true or false, got "maybe"; Prefect would refuse to start',
+      "33:9 error setting-managed | PREFECT_MESSAGING_BROKER is set from prefect_redis, which moves broker, cache, causal ordering and lease storage to Redis together (PREFECT_MESSAGING_BROKER is Prefect's older name of PREFECT_SERVER_EVENTS_MESSAGING_BROKER); set it there, so that each setting has one place",
+      '34:9 error setting-managed | PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE is set from prefect_redis, which moves broker, cache, causal ordering and lease storage to Redis together; set it there, so that each setting has one place',
+      "35:9 error setting-managed | PREFECT_REDIS_MESSAGING_HOST is set from prefect_redis (host, port, db, ssl) and the secrets file's prefect_redis_password; set those instead",
     ]);
   });
 
