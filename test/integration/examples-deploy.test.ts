@@ -10,7 +10,7 @@
  *   prepared here the way its DBA would; one of the two galaxy login nodes.
  *
  * The prefix environments are made on each host as the sites make theirs (a venv with Prefect installed into it),
- * from the shared wheelhouse. flint.yml is deployed by the scale-out suite.
+ * from the shared wheelhouse. flint.yml is deployed by real-prefect-scale.test.ts.
  */
 import { jest } from '@jest/globals';
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -22,11 +22,12 @@ import {
   api,
   changedTasks,
   DB_PASSWORD,
+  exampleInventory,
   expectSuccess,
+  makePrefixEnvironment,
   pag,
   REAL_PREFECT_VERSION,
   realPrefectBase,
-  realPrefectWheelhouse,
   ROOT,
   totalChanged,
   waitFor,
@@ -43,30 +44,6 @@ const GALAXY = 'galaxy-1';
 
 let cluster: Cluster;
 let work: string;
-
-/** The example with the site's machines replaced by booted hosts; hosts not booted here are left out. */
-async function siteInventory(example: string, dir: string, rewrite: (vars: Record<string, any>) => void = () => {}): Promise<void> {
-  const doc = YAML.parse(await readFile(path.join(ROOT, 'examples', example), 'utf8'));
-  const groups = doc.all.children as Record<string, { hosts: Record<string, Record<string, unknown> | null> }>;
-  for (const group of Object.values(groups)) {
-    for (const [name, vars] of Object.entries(group.hosts)) {
-      if (!cluster.hosts.some((h) => h.name === name)) delete group.hosts[name];
-      else group.hosts[name] = { ...(vars ?? {}), ...cluster.inventoryVars(name) };
-    }
-  }
-  const vars = doc.all.vars as Record<string, any>;
-  const server = Object.keys(groups['prefect_server']!.hosts)[0]!;
-  vars.prefect_api.url = vars.prefect_api.url.replace(/\/\/[^:/]+/, `//${cluster.host(server).ip}`);
-  rewrite(vars);
-  await mkdir(dir, { recursive: true });
-  await writeFile(path.join(dir, 'inventory.yml'), YAML.stringify(doc, { lineWidth: 0 }));
-}
-
-/** A venv with real Prefect at `prefix`, as a site makes its own (uv venv / pip install), from the wheelhouse. */
-async function makePrefixEnvironment(host: string, prefix: string): Promise<void> {
-  await cp(realPrefectWheelhouse(), path.join(cluster.rootOf(host), 'root/wheelhouse'), { recursive: true });
-  await cluster.execOk(host, ['sh', '-c', `python3 -m venv --system-site-packages ${prefix} && ${prefix}/bin/pip install -q --no-index --no-deps /root/wheelhouse/*.whl && rm -rf /root/wheelhouse`]);
-}
 
 const sh = (host: string, cmd: string) => cluster.exec(host, ['sh', '-c', cmd]);
 /** A pag-ansible command run in a site's directory, with its inventory.yml and secrets.yml. */
@@ -96,9 +73,9 @@ beforeAll(async () => {
   await cluster.execOk(DB, ['runuser', '-u', 'postgres', '--', 'psql', '-XAtq', '-v', 'ON_ERROR_STOP=1', '-c', `CREATE ROLE prefect LOGIN PASSWORD '${password}'`, '-c', 'CREATE DATABASE prefect OWNER prefect']);
 
   await Promise.all([
-    makePrefixEnvironment(ALMA, '/mnt/pspace/prefect-env'),
-    makePrefixEnvironment(HOLO, '/software/projects/askaprt/prefect'),
-    makePrefixEnvironment(GALAXY, '/software/projects/askaprt/prefect'),
+    makePrefixEnvironment(cluster, ALMA, '/mnt/pspace/prefect-env'),
+    makePrefixEnvironment(cluster, HOLO, '/software/projects/askaprt/prefect'),
+    makePrefixEnvironment(cluster, GALAXY, '/software/projects/askaprt/prefect'),
   ]);
 }, 30 * 60_000);
 
@@ -115,7 +92,7 @@ describe('examples/alma.yml: server and three pools on one VM, PREFECT_HOME on a
   beforeAll(async () => {
     dir = path.join(work, 'alma');
     await cp(path.join(ROOT, 'examples/flows/demo'), path.join(dir, 'flows/demo'), { recursive: true });
-    await siteInventory('alma.yml', dir);
+    await exampleInventory(cluster, 'alma.yml', dir);
     await writeSecrets(path.join(dir, 'secrets.yml'));
     baseUrl = `http://${cluster.host(ALMA).ip}:4200/api`;
   });
@@ -186,7 +163,7 @@ describe('examples/holography.yml: the server on an external PostgreSQL, a galax
 
   beforeAll(async () => {
     dir = path.join(work, 'holography');
-    await siteInventory('holography.yml', dir, (vars) => {
+    await exampleInventory(cluster, 'holography.yml', dir, (vars) => {
       vars.prefect_database.host = cluster.host(DB).ip;
     });
     await writeSecrets(path.join(dir, 'secrets.yml'), true);

@@ -1,74 +1,76 @@
 /**
- * Issue #11 item 3 on real Prefect 3.4.25: a tuned local PostgreSQL, a local Redis, two API processes
- * (`prefect server start --workers 2 --no-services`) and the background services in a unit of their own
- * (`prefect server services start`), the OS packages from a local apt repository (prefect_apt_repository) as on
- * an air-gapped site. Shows the settings in effect on the host, Redis guarded by its password and used by Prefect,
- * a flow run to Completed, and a re-run changed=0.
+ * Issue #11 on real Prefect 3.4.25: examples/flint.yml deployed as written onto booted Debian 13 hosts. Only what
+ * names the site's machines changes (connection variables, the API URL's host), and the OS packages come from a
+ * local apt repository (prefect_apt_repository), as on an air-gapped site. So the site's own values run here:
+ * PostgreSQL with max_connections 9124 and shared_buffers 16GB, twelve API processes
+ * (`prefect server start --workers 12 --no-services`), the background services in a unit of their own, a local
+ * Redis, the pool of 75 + 150, the 80 s and 90 s database timeouts, keep-alive 10 s, CSRF off, slurm-pool limit 38,
+ * and Prefect installed under /software/prefect/3.4.25 (made here the way the site makes it).
+ * Shows the settings in effect (PostgreSQL's SHOW, the processes' environment, Prefect's own view of its settings),
+ * Redis guarded by its password and used by Prefect, a flow run to Completed, a re-run changed=0, and a switch back
+ * to one API process with the services in it.
  */
 import { jest } from '@jest/globals';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import YAML from 'yaml';
 import { buildOfflineRepo, harnessAvailable, startCluster, type Cluster } from './harness/cluster.js';
 import {
   api,
   changedTasks,
   DB_PASSWORD,
+  exampleInventory,
   expectSuccess,
-  FAST_WORKER_ENV,
+  makePrefixEnvironment,
   pag,
   REAL_PREFECT_VERSION,
   realPrefectBase,
-  realPrefectVars,
   REDIS_PASSWORD,
   totalChanged,
   waitFor,
   writeFlow,
-  writePagInventory,
   writeSecrets,
+  type PagResult,
 } from './support.js';
 
 jest.setTimeout(20 * 60_000);
 
-const SERVER = 'ps-server';
-const WORKER = 'ps-worker-1';
-const MAX_CONNECTIONS = 120;
+const SERVER = 'flint-prefect';
+const WORKER = 'flint-login-1';
+const PREFIX = '/software/prefect/3.4.25';
 
 let cluster: Cluster;
 let work: string;
 let baseUrl: string;
 const sh = (host: string, cmd: string) => cluster.exec(host, ['sh', '-c', cmd]);
-const run = (...args: string[]) => pag(cluster, ['run', '-i', 'inventory.yml', '-s', 'secrets.yml', ...args], work);
+const cli = (command: string, ...args: string[]): Promise<PagResult> => pag(cluster, [command, '-i', 'inventory.yml', '-s', 'secrets.yml', ...args], work);
 const redisCli = (args: string) => sh(SERVER, `REDISCLI_AUTH='${REDIS_PASSWORD}' redis-cli --no-auth-warning ${args}`);
+const psql = async (sql: string) => (await cluster.execOk(SERVER, ['runuser', '-u', 'postgres', '--', 'psql', '-XAtq', '-c', sql])).stdout.trim();
+const execStart = async (unit: string) => (await sh(SERVER, `systemctl show -p ExecStart --value ${unit}`)).stdout;
+const processEnv = async (unit: string) => {
+  const pid = (await sh(SERVER, `systemctl show -p MainPID --value ${unit}`)).stdout.trim();
+  return (await sh(SERVER, `tr '\\0' '\\n' < /proc/${pid}/environ`)).stdout;
+};
+
+/** A deployed flow's run, started and watched by the CLI as an operator would. */
+async function runToCompleted(): Promise<void> {
+  const watched = await cli('flow-run', 'my-workflow/my_workflow', '--watch', '--timeout', '300');
+  expect(`${watched.code} ${watched.stdout}`).toMatch(/^0 [\s\S]*Completed/);
+}
 
 beforeAll(async () => {
   const ok = harnessAvailable();
   if (!ok.ok) throw new Error(`the integration suite needs root and systemd-nspawn: ${ok.reason}`);
-  // PostgreSQL and Redis come from a local repository the roles make the hosts' apt source: the hosts are offline.
   const repo = await buildOfflineRepo(['postgresql', 'redis-server'], realPrefectBase());
   cluster = await startCluster({ name: 'pags', hosts: [SERVER, WORKER], subnet: 7, base: realPrefectBase() });
-  work = await mkdtemp(path.join(os.tmpdir(), 'pag-it-pags-'));
-  baseUrl = `http://${cluster.host(SERVER).ip}:4200/api`;
-  await writePagInventory(cluster, path.join(work, 'inventory.yml'), {
-    server: SERVER,
-    workers: { [WORKER]: { pools: ['cpu-pool'] } },
-    vars: {
-      ...realPrefectVars(),
-      prefect_apt_repository: repo,
-      prefect_api: { url: baseUrl, processes: 2, services: 'separate' },
-      prefect_database: {
-        type: 'postgresql',
-        mode: 'local',
-        pool_size: 5,
-        max_overflow: 10,
-        timeout: 30,
-        postgresql_conf: { max_connections: MAX_CONNECTIONS, shared_buffers: '64MB', work_mem: '8MB', synchronous_commit: 'off' },
-      },
-      prefect_redis: { mode: 'local' },
-      prefect_work_pools: { 'cpu-pool': { concurrency_limit: 2, env: FAST_WORKER_ENV } },
-    },
+  work = await mkdtemp(path.join(os.tmpdir(), 'pag-it-flint-'));
+  await exampleInventory(cluster, 'flint.yml', work, (vars) => {
+    vars.prefect_apt_repository = repo;
   });
   await writeSecrets(path.join(work, 'secrets.yml'), true, true);
+  await Promise.all([makePrefixEnvironment(cluster, SERVER, PREFIX), makePrefixEnvironment(cluster, WORKER, PREFIX)]);
+  baseUrl = `http://${cluster.host(SERVER).ip}:4200/api`;
 }, 20 * 60_000);
 
 afterAll(async () => {
@@ -76,92 +78,114 @@ afterAll(async () => {
   if (work) await rm(work, { recursive: true, force: true });
 });
 
-describe(`real Prefect ${REAL_PREFECT_VERSION} scaled out: 2 API processes, separate services, local Redis`, () => {
+describe(`examples/flint.yml on real Prefect ${REAL_PREFECT_VERSION}: 12 API processes, separate services, local Redis, tuned PostgreSQL`, () => {
   it('the server play sets up PostgreSQL, Redis and both units; the API is ready', async () => {
-    const r = expectSuccess(await run('--tags', 'prefect-server'));
+    const r = expectSuccess(await cli('run', '--tags', 'prefect-server'));
     expect(r.recap[SERVER]).toMatchObject({ failed: 0, unreachable: 0 });
     expect((await api(baseUrl, 'GET', '/ready', undefined, null)).status).toBe(200);
     expect((await api<string>(baseUrl, 'GET', '/admin/version')).body).toBe(REAL_PREFECT_VERSION);
   });
 
-  it('the tuning is in effect: SHOW max_connections', async () => {
-    const q = await cluster.execOk(SERVER, ['sh', '-c', 'runuser -u postgres -- psql -XAtq -c "SHOW max_connections"']);
-    expect(q.stdout.trim()).toBe(String(MAX_CONNECTIONS));
+  it("the site's PostgreSQL tuning is in effect: SHOW max_connections, shared_buffers, ...", async () => {
+    expect(await psql('SHOW max_connections')).toBe('9124');
+    expect(await psql('SHOW shared_buffers')).toBe('16GB');
+    expect(await psql('SHOW work_mem')).toBe('64MB');
+    expect(await psql('SHOW synchronous_commit')).toBe('off');
+    expect(await psql('SHOW max_wal_size')).toBe('8GB');
   });
 
-  it('both units are active, with --workers 2 --no-services and prefect server services start, from server.env', async () => {
+  it('both units run from the prefix environment, with --workers 12 --no-services and services start; the settings are in effect', async () => {
     for (const unit of ['prefect-server', 'prefect-server-services', 'redis-server']) {
       expect(`${unit} ${(await sh(SERVER, `systemctl is-active ${unit}`)).stdout.trim()}`).toBe(`${unit} active`);
     }
-    const exec = async (unit: string) => (await sh(SERVER, `systemctl show -p ExecStart --value ${unit}`)).stdout;
-    expect(await exec('prefect-server')).toMatch(/argv\[\]=\/opt\/prefect\/current\/bin\/prefect server start --workers 2 --no-services ;/);
-    expect(await exec('prefect-server-services')).toMatch(/argv\[\]=\/opt\/prefect\/current\/bin\/prefect server services start ;/);
+    expect(await execStart('prefect-server')).toMatch(/argv\[\]=\/opt\/prefect\/current\/bin\/prefect server start --workers 12 --no-services ;/);
+    expect(await execStart('prefect-server-services')).toMatch(/argv\[\]=\/opt\/prefect\/current\/bin\/prefect server services start ;/);
+    expect((await sh(SERVER, 'readlink -f /opt/prefect/current')).stdout.trim()).toBe(PREFIX);
     for (const unit of ['prefect-server', 'prefect-server-services']) {
       expect((await sh(SERVER, `systemctl show -p EnvironmentFiles --value ${unit}`)).stdout).toMatch(/^\/etc\/prefect\/server\.env /);
-      expect((await sh(SERVER, `systemctl show -p ProtectSystem --value ${unit}`)).stdout.trim()).toBe('strict');
+      const env = await processEnv(unit);
+      for (const line of [
+        'PREFECT_MESSAGING_BROKER=prefect_redis.messaging',
+        'PREFECT_MESSAGING_CACHE=prefect_redis.messaging',
+        'PREFECT_SERVER_EVENTS_CAUSAL_ORDERING=prefect_redis.ordering',
+        'PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE=prefect_redis.lease_storage',
+        'PREFECT_REDIS_MESSAGING_HOST=127.0.0.1',
+        'PREFECT_SERVER_DATABASE_SQLALCHEMY_POOL_SIZE=75',
+        'PREFECT_SERVER_DATABASE_SQLALCHEMY_MAX_OVERFLOW=150',
+        'PREFECT_SERVER_DATABASE_TIMEOUT=80',
+        'PREFECT_SERVER_DATABASE_CONNECTION_TIMEOUT=90',
+        'PREFECT_SERVER_API_KEEPALIVE_TIMEOUT=10',
+        'PREFECT_SERVER_API_CSRF_PROTECTION_ENABLED=false',
+        'PREFECT_SERVER_LOGGING_LEVEL=WARNING',
+        'PREFECT_SERVER_EVENTS_RETENTION_PERIOD=P7D',
+      ]) {
+        expect(`${unit}: ${env.split('\n').find((l) => l.startsWith(line.split('=')[0] + '=')) ?? '(unset)'}`).toBe(`${unit}: ${line}`);
+      }
     }
-    // The running processes have Redis as broker, cache, ordering and lease storage (read from their environment).
-    for (const unit of ['prefect-server', 'prefect-server-services']) {
-      const pid = (await sh(SERVER, `systemctl show -p MainPID --value ${unit}`)).stdout.trim();
-      const env = (await sh(SERVER, `tr '\\0' '\\n' < /proc/${pid}/environ`)).stdout;
-      expect(env).toMatch(/^PREFECT_MESSAGING_BROKER=prefect_redis\.messaging$/m);
-      expect(env).toMatch(/^PREFECT_MESSAGING_CACHE=prefect_redis\.messaging$/m);
-      expect(env).toMatch(/^PREFECT_SERVER_EVENTS_CAUSAL_ORDERING=prefect_redis\.ordering$/m);
-      expect(env).toMatch(/^PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE=prefect_redis\.lease_storage$/m);
-      expect(env).toMatch(/^PREFECT_REDIS_MESSAGING_HOST=127\.0\.0\.1$/m);
-      expect(env).toMatch(/^PREFECT_SERVER_DATABASE_SQLALCHEMY_POOL_SIZE=5$/m);
-    }
-    // Two uvicorn workers under the server's main process.
+    // Prefect's own view of the settings it runs with, from the API.
+    const settings = await api<any>(baseUrl, 'GET', '/admin/settings');
+    expect(settings.status).toBe(200);
+    expect(settings.body.server.database.sqlalchemy).toMatchObject({ pool_size: 75, max_overflow: 150 });
+    expect(settings.body.server.database).toMatchObject({ timeout: 80, connection_timeout: 90 });
+    expect(settings.body.server.api).toMatchObject({ keepalive_timeout: 10, csrf_protection_enabled: false });
+    expect(settings.body.server.logging_level).toBe('WARNING');
+    // Twelve uvicorn workers under the server's main process.
     const children = await sh(SERVER, 'ps -o pid= --ppid "$(systemctl show -p MainPID --value prefect-server)" | wc -l');
-    expect(Number(children.stdout.trim())).toBeGreaterThanOrEqual(2);
+    expect(Number(children.stdout.trim())).toBeGreaterThanOrEqual(12);
   });
 
   it('Redis listens on loopback only, wants its password, and keeps it out of reach', async () => {
-    const anon = await sh(SERVER, 'redis-cli ping 2>&1');
-    expect(anon.stdout).toMatch(/NOAUTH/);
+    expect((await sh(SERVER, 'redis-cli ping 2>&1')).stdout).toMatch(/NOAUTH/);
     expect((await redisCli('ping')).stdout.trim()).toBe('PONG');
     expect((await sh(SERVER, 'ss -Hltn "sport = :6379"')).stdout).not.toMatch(/0\.0\.0\.0:6379|\*:6379/);
     expect((await sh(SERVER, 'stat -c "%a %U %G" /etc/redis/pag-ansible.conf')).stdout.trim()).toBe('640 root redis');
     expect((await sh(SERVER, 'stat -c "%a %U" /etc/prefect/server.env')).stdout.trim()).toBe('600 root');
-    expect((await sh(SERVER, 'cat /proc/[0-9]*/cmdline 2>/dev/null | tr "\\0" " "')).stdout).not.toContain(REDIS_PASSWORD);
-    expect((await sh(SERVER, 'cat /proc/[0-9]*/cmdline 2>/dev/null | tr "\\0" " "')).stdout).not.toContain(DB_PASSWORD);
+    const cmdlines = (await sh(SERVER, 'cat /proc/[0-9]*/cmdline 2>/dev/null | tr "\\0" " "')).stdout;
+    expect(cmdlines).not.toContain(REDIS_PASSWORD);
+    expect(cmdlines).not.toContain(DB_PASSWORD);
   });
 
-  it('the pools are created; a worker runs a deployed flow to Completed through the split server', async () => {
-    expect(expectSuccess(await run('--tags', 'prefect-worker')).recap[WORKER]).toMatchObject({ failed: 0, unreachable: 0 });
-    expect((await api<{ concurrency_limit: number }>(baseUrl, 'GET', '/work_pools/cpu-pool')).body.concurrency_limit).toBe(2);
+  it('slurm-pool is created with limit 38; a deployed flow runs to Completed through the split server', async () => {
+    expect(expectSuccess(await cli('run', '--tags', 'prefect-worker')).recap[WORKER]).toMatchObject({ failed: 0, unreachable: 0 });
+    expect((await api<{ concurrency_limit: number }>(baseUrl, 'GET', '/work_pools/slurm-pool')).body.concurrency_limit).toBe(38);
     await waitFor('the worker ONLINE', async () => {
-      const ws = await api<{ name: string; status: string }[]>(baseUrl, 'POST', '/work_pools/cpu-pool/workers/filter', {});
-      return ws.body.some((w) => w.name === `${WORKER}-cpu-pool` && w.status === 'ONLINE');
-    }, 120_000);
-    const flowDir = await writeFlow(path.join(work, 'flows', 'demo'), { func: 'my_workflow', marker: 'scale' });
-    expectSuccess(
-      await pag(cluster, ['deploy-flow', '-i', 'inventory.yml', '-s', 'secrets.yml', '--flow-dir', flowDir, '--entrypoint', 'main.py:my_workflow', '--work-pool', 'cpu-pool', '--param', 'name=scale'], work),
-    );
-    const d = await api<{ id: string }>(baseUrl, 'GET', '/deployments/name/my-workflow/my_workflow');
-    expect(d.status).toBe(200);
-    // The scheduling of runs goes through the services process (it reads the deployment) and the API processes.
-    const created = await api<{ id: string }>(baseUrl, 'POST', `/deployments/${d.body.id}/create_flow_run`, {});
-    expect(created.status).toBe(201);
-    await waitFor('the flow run Completed', async () => {
-      const fr = await api<{ state_type: string | null }>(baseUrl, 'GET', `/flow_runs/${created.body.id}`);
-      if (['FAILED', 'CRASHED', 'CANCELLED'].includes(fr.body.state_type ?? '')) throw new Error(`the flow run ended ${fr.body.state_type}`);
-      return fr.body.state_type === 'COMPLETED';
+      const ws = await api<{ name: string; status: string }[]>(baseUrl, 'POST', '/work_pools/slurm-pool/workers/filter', {});
+      return ws.body.some((w) => w.name === `${WORKER}-slurm-pool` && w.status === 'ONLINE');
     }, 180_000);
+    await writeFlow(path.join(work, 'flows', 'demo'), { func: 'my_workflow', marker: 'flint' });
+    expectSuccess(await cli('deploy-flow', '--flow-dir', 'flows/demo', '--entrypoint', 'main.py:my_workflow', '--work-pool', 'slurm-pool', '--param', 'name=flint'));
+    await runToCompleted();
   });
 
   it('Prefect uses Redis: its streams hold the events, and both units are connected', async () => {
     const keys = (await redisCli('--scan')).stdout.split('\n').filter(Boolean);
-    expect(keys.length).toBeGreaterThan(0);
     expect(keys.join(' ')).toMatch(/events/);
     const clients = (await redisCli('client list')).stdout.split('\n').filter(Boolean);
     // redis-cli's own connection plus at least one per API process and the services process.
-    expect(clients.length).toBeGreaterThanOrEqual(4);
+    expect(clients.length).toBeGreaterThanOrEqual(14);
   });
 
   it('a second run changes nothing', async () => {
-    const r = expectSuccess(await run());
+    const r = expectSuccess(await cli('run'));
     expect(changedTasks(r.stdout)).toEqual([]);
     expect(totalChanged(r)).toBe(0);
+  });
+
+  it('switched back to one API process with the services in it: the services unit is gone, a run still Completes', async () => {
+    const file = path.join(work, 'inventory.yml');
+    const doc = YAML.parse(await readFile(file, 'utf8'));
+    delete doc.all.vars.prefect_api.processes;
+    doc.all.vars.prefect_api.services = 'in_process';
+    await writeFile(file, YAML.stringify(doc, { lineWidth: 0 }));
+    expectSuccess(await cli('run', '--tags', 'prefect-server'));
+    expect(await execStart('prefect-server')).toMatch(/argv\[\]=\/opt\/prefect\/current\/bin\/prefect server start ;/);
+    expect((await sh(SERVER, 'systemctl is-active prefect-server')).stdout.trim()).toBe('active');
+    expect((await sh(SERVER, 'systemctl list-unit-files prefect-server-services.service --no-legend | wc -l')).stdout.trim()).toBe('0');
+    expect((await sh(SERVER, 'pgrep -f "prefect server services start" || true')).stdout.trim()).toBe('');
+    await waitFor('the worker ONLINE again', async () => {
+      const ws = await api<{ name: string; status: string }[]>(baseUrl, 'POST', '/work_pools/slurm-pool/workers/filter', {});
+      return ws.body.some((w) => w.name === `${WORKER}-slurm-pool` && w.status === 'ONLINE');
+    }, 180_000);
+    await runToCompleted();
   });
 });

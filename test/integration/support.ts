@@ -5,7 +5,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
@@ -322,3 +322,30 @@ export function fileMode(p: string): number {
 }
 
 export { rename };
+
+/**
+ * examples/<example> with the site's machines replaced by the cluster's booted hosts (connection variables, the
+ * API URL's host); hosts not booted are left out. `rewrite` changes what else names a machine (a database host).
+ */
+export async function exampleInventory(cluster: Cluster, example: string, dir: string, rewrite: (vars: Record<string, any>) => void = () => {}): Promise<void> {
+  const doc = YAML.parse(readFileSync(path.join(ROOT, 'examples', example), 'utf8'));
+  const groups = doc.all.children as Record<string, { hosts: Record<string, Record<string, unknown> | null> }>;
+  for (const group of Object.values(groups)) {
+    for (const [name, vars] of Object.entries(group.hosts)) {
+      if (!cluster.hosts.some((h) => h.name === name)) delete group.hosts[name];
+      else group.hosts[name] = { ...(vars ?? {}), ...cluster.inventoryVars(name) };
+    }
+  }
+  const vars = doc.all.vars as Record<string, any>;
+  const server = Object.keys(groups['prefect_server']!.hosts)[0]!;
+  vars.prefect_api.url = vars.prefect_api.url.replace(/\/\/[^:/]+/, `//${cluster.host(server).ip}`);
+  rewrite(vars);
+  await mkdir(dir, { recursive: true });
+  await writeFile(path.join(dir, 'inventory.yml'), YAML.stringify(doc, { lineWidth: 0 }));
+}
+
+/** A venv with real Prefect at `prefix`, as a site makes its own (uv venv / pip install), from the wheelhouse. */
+export async function makePrefixEnvironment(cluster: Cluster, host: string, prefix: string): Promise<void> {
+  await cp(realPrefectWheelhouse(), path.join(cluster.rootOf(host), 'root/wheelhouse'), { recursive: true });
+  await cluster.execOk(host, ['sh', '-c', `python3 -m venv --system-site-packages ${prefix} && ${prefix}/bin/pip install -q --no-index --no-deps /root/wheelhouse/*.whl && rm -rf /root/wheelhouse`]);
+}
