@@ -181,7 +181,7 @@ describe(`examples/flint.yml on real Prefect ${REAL_PREFECT_VERSION}: 12 API pro
     expect(await execStart('prefect-server')).toMatch(/argv\[\]=\/opt\/prefect\/current\/bin\/prefect server start ;/);
     expect((await sh(SERVER, 'systemctl is-active prefect-server')).stdout.trim()).toBe('active');
     expect((await sh(SERVER, 'systemctl list-unit-files prefect-server-services.service --no-legend | wc -l')).stdout.trim()).toBe('0');
-    expect((await sh(SERVER, 'pgrep -f "prefect server services start" || true')).stdout.trim()).toBe('');
+    expect((await sh(SERVER, 'pgrep -f "[p]refect server services start" || true')).stdout.trim()).toBe('');
     await waitFor('the worker ONLINE again', async () => {
       const ws = await api<{ name: string; status: string }[]>(baseUrl, 'POST', '/work_pools/slurm-pool/workers/filter', {});
       return ws.body.some((w) => w.name === `${WORKER}-slurm-pool` && w.status === 'ONLINE');
