@@ -6,8 +6,9 @@
 //           `ansible-inventory --list` on the same file. Targets: --version <= 1.3x bare Node, validate <= 2x bare
 //           Node, render <= 0.1x ansible-inventory. Boots nothing; run it on a quiet machine (it prints the load).
 //   deploy: (root only, `npm run bench -- --deploy`, after the CLI figures unless --cli is given) first deploy and
-//           idempotent re-run on booted test hosts, server + 2 and server + 8 workers. Targets: re-run <= 0.35x
-//           first; 8 workers <= 1.3x the wall of 2.
+//           idempotent re-run on booted hosts running real Prefect 3.4.25, server + 2 and server + 8 workers
+//           (BENCH_WORKER_COUNTS=2 for one size), with the tasks each host executed on the re-run. Targets: re-run
+//           <= 10 tasks on the server, <= 8 on each worker; re-run of 8 workers <= 1.3x the wall of 2.
 import { spawnSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
