@@ -124,7 +124,7 @@ export async function buildBundle(o: BuildOptions, deps: BuildDeps = defaultBuil
     // 3. Debian packages: Ansible for the controller, what the roles install on the hosts.
     // ansible-core uses ssh; a minimal system has no client.
     const controllerPackages = ['ansible-core', 'openssh-client'];
-    const hostPackages = [...new Set(['acl', ...postgresPackages(config), ...redisPackages(config), ...env.hostPackages])].sort();
+    const hostPackages = [...new Set(['acl', ...postgresPackages(config), ...redisPackages(config), ...tlsPackages(config), ...env.hostPackages])].sort();
     step(`Debian packages for the controller (${target.name}): ${controllerPackages.join(', ')}, with what a minimal ${target.name} lacks`);
     const controllerDebs = await deps.debPackages({ target, arch, cacheDir: o.cacheDir, packages: controllerPackages });
     await writeFlatRepo(path.join(root, 'apt'), controllerDebs.files);
@@ -190,6 +190,11 @@ export async function buildBundle(o: BuildOptions, deps: BuildDeps = defaultBuil
   } finally {
     await rm(stage, { recursive: true, force: true });
   }
+}
+
+/** nginx, which serves the API over TLS (prefect_api.tls), installed by the server role like PostgreSQL. */
+export function tlsPackages(config: ClusterConfig): string[] {
+  return config.prefect_api_tls !== undefined ? ['nginx'] : [];
 }
 
 /** redis-server for a local Redis (prefect_redis.mode local), installed by the server role like PostgreSQL. */

@@ -96,11 +96,24 @@ export async function loadAndRender(
   const { config, secrets } = await loadClusterInput(opts, ctx, deps, need);
   if (need.limit !== undefined) checkLimitMatches(need.limit, config, opts.inventory);
   const outDir = resolveOutputDir(opts, ctx);
+  await ensureSiteCertificates(config, ctx);
   const rendered = await deps.renderTree(config, outDir, { force: opts.force ?? false });
   ctx.reporter.err(
     `pag-ansible: wrote the Ansible tree to ${path.relative(ctx.cwd, outDir) || '.'} (${rendered.written.length} written, ${rendered.unchanged.length} unchanged, ${rendered.removed.length} removed)`,
   );
   return { config, secrets, outDir };
+}
+
+/** With prefect_api.tls source site_ca: the site CA and the server's certificate exist and are current (see src/tls). */
+export async function ensureSiteCertificates(config: ClusterConfig, ctx: CommandContext): Promise<void> {
+  if (config.prefect_api_tls?.source !== 'site_ca') return;
+  const { ensureSiteCa } = await import('../tls/site-ca.js');
+  const result = await ensureSiteCa(config);
+  if (result.written.length > 0) {
+    ctx.reporter.err(
+      `pag-ansible: wrote ${result.written.join(', ')}${result.reason !== undefined ? ` (server certificate issued: ${result.reason})` : ''}; keep the keys in it private and backed up`,
+    );
+  }
 }
 
 /** The hosts and groups of the rendered inventory (what Ansible's patterns are matched against). */

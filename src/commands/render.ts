@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import type { CommandContext } from '../cli/context.js';
 import { CheckFailedError, UsageError } from '../errors.js';
 import { applyRender, planChangesTree, planDiff, planRender } from '../render/index.js';
-import { addClusterOptions, clusterDeps, loadClusterInput, resolveOutputDir, type ClusterInputOptions } from './cluster-input.js';
+import { addClusterOptions, clusterDeps, ensureSiteCertificates, loadClusterInput, resolveOutputDir, type ClusterInputOptions } from './cluster-input.js';
 
 export interface RenderOptions extends ClusterInputOptions {
   check?: boolean;
@@ -33,6 +33,7 @@ export async function renderAction(opts: RenderOptions, ctx: CommandContext): Pr
     return;
   }
 
+  await ensureSiteCertificates(config, ctx);
   const result = await applyRender(plan, { force: opts.force ?? false });
   for (const p of result.overwritten) ctx.reporter.err(`pag-ansible: overwrote ${path.join(shown, p)} (--force)`);
   for (const p of result.kept) {

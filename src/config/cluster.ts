@@ -8,8 +8,10 @@ import type { Diagnostic } from './diagnostics.js';
 import { InventoryModel } from './inventory-model.js';
 import { budgetMessage, checkServerEnv, connectionBudget, typedServerEnv, type RawServerSettings } from './server-settings.js';
 import { didYouMean } from './suggest.js';
+import { SITE_CA_FILES } from './types.js';
 import type {
   AnsibleValue,
+  ApiTls,
   RedisConfig,
   ClusterConfig,
   DatabaseConfig,
@@ -37,7 +39,7 @@ interface ClusterVars {
   prefect_flows_dir?: string;
   prefect_apt_repository?: string;
   prefect_environment: RawEnvironment;
-  prefect_api: { bind_host?: string; port?: number; url: string; processes?: number; services?: 'in_process' | 'separate' };
+  prefect_api: { bind_host?: string; port?: number; url: string; processes?: number; services?: 'in_process' | 'separate'; tls?: RawTls };
   prefect_redis?: { mode: 'local' | 'external'; host?: string; port?: number; db?: number; ssl?: boolean };
   prefect_database?:
     | { type: 'sqlite'; timeout?: number | YamlNumber }
@@ -49,6 +51,14 @@ interface ClusterVars {
   prefect_worker_healthcheck?: boolean;
   prefect_analytics_enabled?: boolean;
   [key: string]: unknown;
+}
+interface RawTls {
+  source: 'site_ca' | 'provided';
+  site_ca_dir?: string;
+  cert_file?: string;
+  key_file?: string;
+  ca_file?: string;
+  upstream_port?: number;
 }
 type RawEnvironment =
   | { source: 'pixi-pack'; pixi_pack_tarball: string; pixi_unpack_binary: string }
@@ -209,6 +219,7 @@ export function checkCluster(source: YamlSource, options: ClusterCheckOptions): 
   }
 
   checkApiPort(vars, report);
+  checkTls(vars, report);
   checkArtifacts(vars, options, report);
   checkScaleOut(vars, report);
   const serverEnv = checkServerSettings(vars, report);
@@ -283,6 +294,35 @@ function checkApiPort(vars: ClusterVars, report: Report): void {
   }
 }
 
+/**
+ * TLS in front of the API: the URL that workers, flows and browsers use must be https, a provided certificate
+ * needs its key and CA, and Prefect's own loopback port must differ from the TLS port.
+ */
+function checkTls(vars: ClusterVars, report: Report): void {
+  const api = vars.prefect_api;
+  const tls = api.tls;
+  if (tls === undefined) return;
+  const tlsPath: PathSegment[] = ['all', 'vars', 'prefect_api', 'tls'];
+  if (!api.url.startsWith('https://')) {
+    report('error', 'api-tls-url', ['all', 'vars', 'prefect_api', 'url'], `prefect_api.tls serves the API over TLS only, but prefect_api.url is ${api.url}; write it as https://${api.url.replace(/^[a-z]+:\/\//, '')}`);
+  }
+  if (tls.source === 'provided') {
+    const missing = (['cert_file', 'key_file', 'ca_file'] as const).filter((k) => tls[k] === undefined);
+    if (missing.length > 0) {
+      report('error', 'api-tls-files', [...tlsPath, 'source'], `prefect_api.tls source provided needs ${missing.join(', ')}: the server's certificate, its private key and the CA that workers and flows trust, as files on this machine`);
+    }
+  } else {
+    const stray = (['cert_file', 'key_file', 'ca_file'] as const).filter((k) => tls[k] !== undefined);
+    if (stray.length > 0) {
+      report('error', 'api-tls-files', [...tlsPath, stray[0] as string], `prefect_api.tls source site_ca makes its own certificate and key (in site_ca_dir), so ${stray.join(', ')} would be ignored; set source to provided to use your own files, or remove them`, 'key');
+    }
+  }
+  const port = api.port ?? DEFAULT_API_PORT;
+  if (tls.upstream_port === port) {
+    report('error', 'api-tls-port', [...tlsPath, 'upstream_port'], `prefect_api.tls.upstream_port ${port} is also prefect_api.port, where the TLS front listens; choose another loopback port for Prefect (default port + 1)`);
+  }
+}
+
 function checkArtifacts(vars: ClusterVars, options: ClusterCheckOptions, report: Report): void {
   const env = vars.prefect_environment;
   const base = path.dirname(options.inventoryAbsPath);
@@ -298,6 +338,13 @@ function checkArtifacts(vars: ClusterVars, options: ClusterCheckOptions, report:
         ];
   const checks: [string[], string, 'file' | 'directory' | 'repository'][] = expect.map(([key, kind]) => [['all', 'vars', 'prefect_environment', key], (env as Record<string, string>)[key] as string, kind]);
   if (vars.prefect_apt_repository !== undefined) checks.push([['all', 'vars', 'prefect_apt_repository'], vars.prefect_apt_repository, 'repository']);
+  const tls = vars.prefect_api.tls;
+  if (tls?.source === 'provided') {
+    for (const key of ['cert_file', 'key_file', 'ca_file'] as const) {
+      const given = tls[key];
+      if (given !== undefined) checks.push([['all', 'vars', 'prefect_api', 'tls', key], given, 'file']);
+    }
+  }
   for (const [at, given, kind] of checks) {
     const key = at.slice(2).join('.');
     const absolute = path.resolve(base, given);
@@ -552,6 +599,7 @@ function normalise(
 
   const apiPort = vars.prefect_api.port ?? DEFAULT_API_PORT;
   const bindHost = vars.prefect_api.bind_host ?? '0.0.0.0';
+  const tls = normaliseTls(vars.prefect_api.tls, apiPort, controllerPath);
   const connection = (name: string): HostConnection => ({ name, vars: ansibleVars(model.hostVarsMatching(name, isAnsibleVar)) });
 
   const workers: WorkerHost[] = workerPlans.map((plan) => {
@@ -590,7 +638,9 @@ function normalise(
     prefect_api_bind_host: bindHost,
     prefect_api_port: apiPort,
     prefect_api_url: vars.prefect_api.url,
-    prefect_server_api_local_url: `http://${localAddressFor(bindHost)}:${apiPort}/api`,
+    // Behind the TLS front Prefect listens on loopback only; the server host's own calls go there in plain HTTP.
+    prefect_server_api_local_url: tls ? `http://127.0.0.1:${tls.upstream_port}/api` : `http://${localAddressFor(bindHost)}:${apiPort}/api`,
+    ...(tls !== undefined && { prefect_api_tls: tls }),
     prefect_analytics_enabled: vars.prefect_analytics_enabled ?? false,
     prefect_database: database,
     prefect_api_processes: scaleOf(vars).processes,
@@ -603,6 +653,30 @@ function normalise(
 }
 
 /** A server bound to one address is not reachable on 127.0.0.1: check it where it listens. */
+/** Controller paths as written (the roles resolve relative ones against the inventory's directory). */
+function normaliseTls(raw: RawTls | undefined, apiPort: number, controllerPath: (p: string) => string): ApiTls | undefined {
+  if (raw === undefined) return undefined;
+  const upstream_port = raw.upstream_port ?? (apiPort === 65535 ? apiPort - 1 : apiPort + 1);
+  if (raw.source === 'provided') {
+    return {
+      source: 'provided',
+      cert_file: controllerPath(raw.cert_file as string),
+      key_file: controllerPath(raw.key_file as string),
+      ca_file: controllerPath(raw.ca_file as string),
+      upstream_port,
+    };
+  }
+  const dir = controllerPath(raw.site_ca_dir ?? 'pki');
+  return {
+    source: 'site_ca',
+    site_ca_dir: dir,
+    cert_file: `${dir}/${SITE_CA_FILES.serverCert}`,
+    key_file: `${dir}/${SITE_CA_FILES.serverKey}`,
+    ca_file: `${dir}/${SITE_CA_FILES.caCert}`,
+    upstream_port,
+  };
+}
+
 function localAddressFor(bindHost: string): string {
   if (bindHost === '0.0.0.0' || bindHost === '::' || bindHost === 'localhost') return '127.0.0.1';
   return bindHost.includes(':') ? `[${bindHost}]` : bindHost;

@@ -94,6 +94,22 @@ export interface WorkerHost extends HostConnection {
   units: WorkerUnit[];
 }
 
+/** The site CA's files in site_ca_dir (source site_ca). */
+export const SITE_CA_FILES = { caCert: 'ca.crt', caKey: 'ca.key', serverCert: 'server.crt', serverKey: 'server.key' } as const;
+
+/**
+ * TLS for the API. Controller paths are as the inventory wrote them (relative to its directory, or absolute);
+ * with source site_ca they name the files pag-ansible keeps in site_ca_dir.
+ */
+export interface ApiTls {
+  source: 'site_ca' | 'provided';
+  site_ca_dir?: string;
+  cert_file: string;
+  key_file: string;
+  ca_file: string;
+  upstream_port: number;
+}
+
 export interface ClusterConfig {
   /** Absolute path of the inventory file this came from. */
   inventoryPath: string;
@@ -116,6 +132,8 @@ export interface ClusterConfig {
   prefect_api_port: number;
   prefect_api_url: string;
   prefect_server_api_local_url: string;
+  /** TLS in front of the API (nginx on bind_host:port, Prefect on loopback upstream_port); absent: plain HTTP. */
+  prefect_api_tls?: ApiTls;
   prefect_analytics_enabled: boolean;
   prefect_database: DatabaseConfig;
   /** API web processes: `prefect server start --workers N` when more than 1. */

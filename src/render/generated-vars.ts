@@ -64,6 +64,16 @@ function clusterData(config: ClusterConfig, outDir: string): YamlData {
     prefect_api_port: config.prefect_api_port,
     prefect_api_url: config.prefect_api_url,
     prefect_server_api_local_url: config.prefect_server_api_local_url,
+    // Controller paths of the certificate, key and CA (never their contents: the key is copied by the role, no_log).
+    ...(config.prefect_api_tls !== undefined && {
+      prefect_api_tls: {
+        source: config.prefect_api_tls.source,
+        cert_file: config.prefect_api_tls.cert_file,
+        key_file: config.prefect_api_tls.key_file,
+        ca_file: config.prefect_api_tls.ca_file,
+        upstream_port: config.prefect_api_tls.upstream_port,
+      },
+    }),
     prefect_analytics_enabled: config.prefect_analytics_enabled,
     prefect_database:
       config.prefect_database.type === 'postgresql' && config.prefect_database.postgresql_conf !== undefined

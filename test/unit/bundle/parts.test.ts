@@ -201,6 +201,9 @@ describe('Redis in the bundle', () => {
     expect(redisPackages(exampleCluster({ prefect_redis: { mode: 'local', ...redis } }))).toEqual(['redis-server']);
     expect(redisPackages(exampleCluster({ prefect_redis: { mode: 'external', ...redis, host: 'redis.example.org' } }))).toEqual([]);
     expect(redisPackages(exampleCluster())).toEqual([]);
+    const { tlsPackages } = await import('../../../src/bundle/build.js');
+    expect(tlsPackages(exampleCluster({ prefect_api_tls: { source: 'site_ca', cert_file: 'a', key_file: 'b', ca_file: 'c', upstream_port: 4201 } }))).toEqual(['nginx']);
+    expect(tlsPackages(exampleCluster())).toEqual([]);
     expect(secretsTemplate(false, true)).toMatch(/^prefect_redis_password: !unsafe "CHANGE-ME"/m);
     expect(secretsTemplate(false, false)).toMatch(/^# prefect_redis_password:/m);
     expect(pixiManifest(exampleCluster({ prefect_redis: { mode: 'local', ...redis } }))).toContain('prefect-redis = "*"');
