@@ -8,7 +8,8 @@
  * and Prefect installed under /software/prefect/3.4.25 (made here the way the site makes it).
  * Shows the settings in effect (PostgreSQL's SHOW, the processes' environment, Prefect's own view of its settings),
  * Redis guarded by its password and used by Prefect, a flow run to Completed, a re-run changed=0, and a switch back
- * to one API process with the services in it.
+ * to one API process with the services in it. Then the API goes behind TLS with a site CA (nginx from the same
+ * repository): workers, flows and pag-ansible's own client use https, plain HTTP is refused; and back to plain HTTP.
  */
 import { jest } from '@jest/globals';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -62,7 +63,7 @@ async function runToCompleted(): Promise<void> {
 beforeAll(async () => {
   const ok = harnessAvailable();
   if (!ok.ok) throw new Error(`the integration suite needs root and systemd-nspawn: ${ok.reason}`);
-  const repo = await buildOfflineRepo(['postgresql', 'redis-server'], realPrefectBase());
+  const repo = await buildOfflineRepo(['postgresql', 'redis-server', 'nginx'], realPrefectBase());
   cluster = await startCluster({ name: 'pags', hosts: [SERVER, WORKER], subnet: 7, base: realPrefectBase() });
   work = await mkdtemp(path.join(os.tmpdir(), 'pag-it-flint-'));
   await exampleInventory(cluster, 'flint.yml', work, (vars) => {
@@ -187,5 +188,76 @@ describe(`examples/flint.yml on real Prefect ${REAL_PREFECT_VERSION}: 12 API pro
       return ws.body.some((w) => w.name === `${WORKER}-slurm-pool` && w.status === 'ONLINE');
     }, 180_000);
     await runToCompleted();
+  });
+
+  describe('TLS for the API with a site CA made on the controller', () => {
+    const worker = (cmd: string) => sh(WORKER, cmd);
+    const setTls = async (on: boolean) => {
+      const file = path.join(work, 'inventory.yml');
+      const doc = YAML.parse(await readFile(file, 'utf8'));
+      const api = doc.all.vars.prefect_api;
+      api.url = (api.url as string).replace(/^https?:/, on ? 'https:' : 'http:');
+      if (on) api.tls = { source: 'site_ca' };
+      else delete api.tls;
+      await writeFile(file, YAML.stringify(doc, { lineWidth: 0 }));
+    };
+    const workerOnline = () =>
+      waitFor('the worker ONLINE', async () => {
+        const r = await cli('status', '--format', 'json');
+        return r.code === 0 && r.stdout.includes(`${WORKER}-slurm-pool`);
+      }, 180_000);
+
+    it('turned on: nginx serves the API with the site certificate, Prefect listens on loopback only, the key is root-only', async () => {
+      await setTls(true);
+      const r = expectSuccess(await cli('run'));
+      expect(r.stderr).toMatch(/wrote pki\/ca\.key, pki\/ca\.crt, pki\/server\.key, pki\/server\.crt/);
+      expect((await sh(SERVER, 'systemctl is-active nginx')).stdout.trim()).toBe('active');
+      expect((await sh(SERVER, 'stat -c "%a %U %G" /etc/prefect/api-tls.key')).stdout.trim()).toBe('600 root root');
+      expect((await sh(SERVER, 'cat /etc/prefect/api-tls.crt')).stdout).toBe(await readFile(path.join(work, 'pki', 'server.crt'), 'utf8'));
+      // Prefect on 127.0.0.1:4201, nginx on the API's port.
+      expect((await sh(SERVER, 'ss -Hltnp "sport = :4201"')).stdout).toMatch(/127\.0\.0\.1:4201/);
+      expect((await sh(SERVER, 'ss -Hltnp "sport = :4200"')).stdout).toMatch(/nginx/);
+      expect(await processEnv('prefect-server')).toMatch(/^PREFECT_UI_API_URL=https:\/\//m);
+    });
+
+    it('workers and flows reach the API over https with the CA; plain HTTP and Prefect itself are out of reach', async () => {
+      const ip = cluster.host(SERVER).ip;
+      // The hosts have no curl: Python's urllib, as Prefect's own client would verify (the CA file, the name).
+      const get = (url: string, cafile?: string) =>
+        worker(
+          `python3 -c 'import ssl, sys, urllib.request, urllib.error\n` +
+            `ctx = ssl.create_default_context(${cafile ? `cafile="${cafile}"` : ''})\n` +
+            `try: r = urllib.request.urlopen(sys.argv[1], context=ctx, timeout=10); print(r.status, r.read().decode())\n` +
+            `except urllib.error.HTTPError as e: print(e.code)\n` +
+            `except Exception as e: print(type(e).__name__, e)' ${url}`,
+        );
+      expect((await get(`https://${ip}:4200/api/health`, '/opt/prefect/api-ca.crt')).stdout.trim()).toBe('200 true');
+      // Without the CA the certificate is refused; over plain HTTP nginx answers 400, never Prefect.
+      expect((await get(`https://${ip}:4200/api/health`)).stdout).toMatch(/CERTIFICATE_VERIFY_FAILED/);
+      expect((await get(`http://${ip}:4200/api/health`)).stdout.trim()).toBe('400');
+      // Prefect's own port answers on the server's loopback only.
+      expect((await get(`http://${ip}:4201/api/health`)).stdout).toMatch(/Connection refused/);
+      expect((await worker('grep -c "^PREFECT_API_SSL_CERT_FILE=\\"/opt/prefect/api-ca.crt\\"$" /etc/prefect/prefect-worker-slurm-pool.env')).stdout.trim()).toBe('1');
+      // pag-ansible's own client (status, flow-run) trusts the site CA; the worker is back ONLINE through TLS.
+      await workerOnline();
+      await runToCompleted();
+    });
+
+    it('a second run changes nothing and issues no new certificate', async () => {
+      const r = expectSuccess(await cli('run'));
+      expect(changedTasks(r.stdout)).toEqual([]);
+      expect(totalChanged(r)).toBe(0);
+      expect(r.stderr).not.toMatch(/wrote pki/);
+    });
+
+    it('turned off again: the nginx site goes, Prefect has its port back, a run still Completes', async () => {
+      await setTls(false);
+      expectSuccess(await cli('run'));
+      expect((await sh(SERVER, 'test -e /etc/nginx/conf.d/pag-prefect-api.conf; echo $?')).stdout.trim()).toBe('1');
+      expect((await sh(SERVER, 'ss -Hltnp "sport = :4200"')).stdout).not.toMatch(/nginx/);
+      expect((await api(baseUrl, 'GET', '/ready', undefined, null)).status).toBe(200);
+      await workerOnline();
+      await runToCompleted();
+    });
   });
 });
