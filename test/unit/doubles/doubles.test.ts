@@ -274,6 +274,11 @@ describe('prefect double', () => {
       expect(bad.status).toBe(1);
       expect(bad.stdout).toContain("Flow run finished in state 'Failed'.");
       expect(prefect(['deployment', 'run', 'hello-flow/nope', '--watch']).status).toBe(1);
+      // flow_runs/count takes /filter's filters and answers a bare integer (the worker role's drain counts with it).
+      const count = async (body: unknown) => (await fetch(`${api}/flow_runs/count`, { method: 'POST', headers: basic(), body: JSON.stringify(body) })).json();
+      expect(await count({ work_pools: { name: { any_: ['cpu-pool'] } } })).toBe(2);
+      expect(await count({ flow_runs: { state: { type: { any_: ['FAILED'] } } }, work_pools: { name: { any_: ['cpu-pool'] } } })).toBe(1);
+      expect(await count({ flow_runs: { state: { type: { any_: ['PENDING', 'RUNNING', 'CANCELLING'] } } } })).toBe(0);
     } finally {
       await stop(worker);
     }
