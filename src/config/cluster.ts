@@ -29,6 +29,8 @@ export const SERVER_GROUP = 'prefect_server';
 export const WORKERS_GROUP = 'prefect_workers';
 export const HEALTHCHECK_BASE_PORT = 8080;
 const DEFAULT_API_PORT = 4200;
+/** Seconds a restart of a pool's workers waits for its flow runs in flight (the pool paused). */
+const DEFAULT_DRAIN_TIMEOUT = 600;
 
 /** all.vars as the schema guarantees it (optional keys may be absent). */
 interface ClusterVars {
@@ -77,6 +79,7 @@ interface RawPool {
   concurrency_limit?: number | null;
   worker_limit?: number;
   gpu?: boolean;
+  drain_timeout?: number;
   env?: Record<string, string | number | boolean | YamlNumber>;
 }
 
@@ -540,6 +543,7 @@ function poolsOf(vars: ClusterVars): Map<string, WorkPool> {
       concurrency_limit: raw.concurrency_limit ?? null,
       worker_limit: raw.worker_limit ?? null,
       gpu: raw.gpu ?? false,
+      drain_timeout: raw.drain_timeout ?? DEFAULT_DRAIN_TIMEOUT,
       env,
     });
   }

@@ -62,6 +62,8 @@ export interface WorkPool {
   /** Per-worker-process limit (`prefect worker start --limit`); null = derive (GPU count or pool limit). */
   worker_limit: number | null;
   gpu: boolean;
+  /** Seconds a restart of the pool's workers waits for its flow runs in flight (the pool paused); 0 = no wait. */
+  drain_timeout: number;
   env: Record<string, string>;
 }
 

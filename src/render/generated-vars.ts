@@ -91,6 +91,7 @@ function clusterData(config: ClusterConfig, outDir: string): YamlData {
         type: p.type,
         concurrency_limit: p.concurrency_limit,
         gpu: p.gpu,
+        drain_timeout: p.drain_timeout,
         env: sortedRecord(p.env),
       })),
     prefect_worker_healthcheck: config.prefect_worker_healthcheck,

@@ -9,9 +9,10 @@ export function exampleCluster(overrides: Partial<ClusterConfig> = {}): ClusterC
       concurrency_limit: 8,
       worker_limit: null,
       gpu: false,
+      drain_timeout: 600,
       env: { PREFECT_LOGGING_EXTRA_LOGGERS: 'pipeline', PREFECT_RESULTS_PERSIST_BY_DEFAULT: 'true' },
     },
-    { name: 'gpu-pool', type: 'process', concurrency_limit: 2, worker_limit: null, gpu: true, env: {} },
+    { name: 'gpu-pool', type: 'process', concurrency_limit: 2, worker_limit: null, gpu: true, drain_timeout: 600, env: {} },
   ];
   const cpuEnv = pools[0]!.env;
   return {

@@ -92,6 +92,7 @@ export function describeRealPrefectCluster(o: RealPrefectOptions): void {
   let work: string;
   let baseUrl: string;
   let uiUrl: string;
+  let spec: InventorySpec;
   const [w1, w2] = o.workers as [string, string | undefined];
   const allHosts = [o.server, ...o.workers];
   const run = (...args: string[]) => pag(cluster, ['run', '-i', 'inventory.yml', '-s', 'secrets.yml', ...args], work);
@@ -127,7 +128,7 @@ export function describeRealPrefectCluster(o: RealPrefectOptions): void {
     if (o.prepare) await o.prepare(cluster);
     const workers: InventorySpec['workers'] = { [w1]: { pools: ['cpu-pool'] } };
     if (w2) workers[w2] = { pools: ['cpu-pool', 'gpu-pool'], gpuIds: [0, 1] };
-    const spec: InventorySpec = {
+    spec = {
       server: o.server,
       workers,
       vars: {
@@ -233,6 +234,82 @@ export function describeRealPrefectCluster(o: RealPrefectOptions): void {
       expect(maxRunning).toBeGreaterThan(0);
       expect(maxRunning).toBeLessThanOrEqual(CPU_LIMIT);
     });
+
+    if (o.database === 'sqlite' && w2) {
+      // Both workers serve cpu-pool; only w2 serves gpu-pool. A process worker interrupts its flow runs when it stops.
+      const mainPid = async (host: string, unit: string) => (await sh(host, `systemctl show -p MainPID --value ${unit}`)).stdout.trim();
+      const cpuPids = async () => Promise.all(o.workers.map((h) => mainPid(h, 'prefect-worker-cpu-pool')));
+      const marks = async (host: string) => (await sh(host, 'ls /etc/prefect | grep restart-pending || true')).stdout.trim();
+      const isPaused = async (pool: string) => (await api<{ is_paused: boolean }>(baseUrl, 'GET', `/work_pools/${pool}`)).body.is_paused;
+      async function startRunning(seconds: number): Promise<string> {
+        const id = await runDeployment('sleepy', 'sleepy', { seconds });
+        await waitFor(`flow run ${id} RUNNING`, async () => (await api<FlowRun>(baseUrl, 'GET', `/flow_runs/${id}`)).body.state_type === 'RUNNING', 120_000, 500);
+        return id;
+      }
+      async function changeCpuPool(change: Record<string, unknown>): Promise<void> {
+        const pools = spec.vars!.prefect_work_pools as Record<string, Record<string, unknown>>;
+        pools['cpu-pool'] = { ...pools['cpu-pool'], ...change };
+        await writePagInventory(cluster, path.join(work, 'inventory.yml'), spec);
+      }
+
+      it("a changed pool restarts its workers only after the pool's run in flight completes, one pool at a time, and resumes the pool", async () => {
+        const gpuPid = await mainPid(w2, 'prefect-worker-gpu-pool');
+        const before = await cpuPids();
+        const id = await startRunning(20);
+        await changeCpuPool({ env: { ...FAST_WORKER_ENV, PAG_ROLL: '1' } });
+        const r = expectSuccess(await run('--tags', 'prefect-worker'));
+        const fr = await api<FlowRun & { end_time: string }>(baseUrl, 'GET', `/flow_runs/${id}`);
+        // Completed, not Crashed: the worker that ran it was not stopped under it.
+        expect(fr.body.state_type).toBe('COMPLETED');
+        const after = await cpuPids();
+        for (let i = 0; i < after.length; i++) expect(after[i]).not.toBe(before[i]);
+        expect(await mainPid(w2, 'prefect-worker-gpu-pool')).toBe(gpuPid);
+        const ended = Date.parse(fr.body.end_time) / 1000;
+        for (const h of o.workers) {
+          const started = Number((await sh(h, 'date -d "$(systemctl show -p ActiveEnterTimestamp --value prefect-worker-cpu-pool)" +%s')).stdout.trim());
+          expect(started).toBeGreaterThanOrEqual(Math.floor(ended));
+          expect(await marks(h)).toBe('');
+        }
+        const changed = changedTasks(r.stdout).join('\n');
+        expect(changed).toMatch(/Pause the pool so that no new flow run starts/);
+        expect(changed).toMatch(/Restart the pool's workers on this host/);
+        expect(changed).toMatch(/Resume the pool/);
+        expect(r.stdout).not.toMatch(/Roll the workers of work pool gpu-pool/);
+        expect(await isPaused('cpu-pool')).toBe(false);
+      });
+
+      it('a run that outlasts drain_timeout stops the deploy with the pool resumed and the restart owed; the next run restarts, and a paused pool stays paused', async () => {
+        const before = await cpuPids();
+        const id = await startRunning(45);
+        await changeCpuPool({ env: { ...FAST_WORKER_ENV, PAG_ROLL: '2' }, drain_timeout: 5 });
+        const r = await run('--tags', 'prefect-worker');
+        expect(r.code).toBe(2);
+        expect(r.stdout).toMatch(/Work pool cpu-pool still has 1 flow run\(s\) in flight after 5 s, so its workers were not restarted/);
+        expect(await cpuPids()).toEqual(before);
+        expect(await isPaused('cpu-pool')).toBe(false);
+        for (const h of o.workers) {
+          expect(await marks(h)).toBe('prefect-worker-cpu-pool.restart-pending');
+          // The new configuration is in place, waiting for the restart.
+          expect((await sh(h, 'cat /etc/prefect/prefect-worker-cpu-pool.env')).stdout).toMatch(/PAG_ROLL=.?2/);
+        }
+        await waitCompleted(id, 120_000);
+
+        // The operator pauses the pool; the owed restart happens although no file changes, and the pool stays paused.
+        expect((await api(baseUrl, 'PATCH', '/work_pools/cpu-pool', { is_paused: true })).status).toBe(204);
+        try {
+          const again = expectSuccess(await run('--tags', 'prefect-worker'));
+          const after = await cpuPids();
+          for (let i = 0; i < after.length; i++) expect(after[i]).not.toBe(before[i]);
+          for (const h of o.workers) expect(await marks(h)).toBe('');
+          expect(changedTasks(again.stdout).join('\n')).not.toMatch(/Pause the pool|Resume the pool/);
+          expect(await isPaused('cpu-pool')).toBe(true);
+        } finally {
+          await api(baseUrl, 'PATCH', '/work_pools/cpu-pool', { is_paused: false });
+        }
+        const third = expectSuccess(await run('--tags', 'prefect-worker'));
+        expect(changedTasks(third.stdout)).toEqual([]);
+      });
+    }
 
     it('after kill -9 of the server, systemd brings it back and the pools are still there', async () => {
       const pid = (await sh(o.server, 'systemctl show -p MainPID --value prefect-server')).stdout.trim();

@@ -61,7 +61,7 @@ describe('defaults and normalisation', () => {
       prefect_server_api_local_url: 'http://127.0.0.1:4200/api',
       prefect_analytics_enabled: false,
       prefect_database: { type: 'sqlite' },
-      prefect_work_pools: [{ name: 'cpu', type: 'process', concurrency_limit: 4, worker_limit: null, gpu: false, env: {} }],
+      prefect_work_pools: [{ name: 'cpu', type: 'process', concurrency_limit: 4, worker_limit: null, gpu: false, drain_timeout: 600, env: {} }],
       prefect_worker_healthcheck: false,
     });
     expect(config?.workers).toEqual([

@@ -85,7 +85,7 @@ describe('checkFlow', () => {
 });
 
 describe('chooseWorkPool', () => {
-  const pool = (name: string, gpu = false): WorkPool => ({ name, type: 'process', concurrency_limit: null, worker_limit: null, gpu, env: {} });
+  const pool = (name: string, gpu = false): WorkPool => ({ name, type: 'process', concurrency_limit: null, worker_limit: null, gpu, drain_timeout: 600, env: {} });
   const worker = (pools: string[]): WorkerHost => ({ name: 'w', vars: {}, pools, gpu_ids: [], units: [] });
   const config = (pools: WorkPool[], workers: WorkerHost[]) =>
     ({ inventoryPath: '/inv.yml', prefect_work_pools: pools, workers }) as unknown as ClusterConfig;
