@@ -361,6 +361,12 @@ describe('scenario 6: faults', () => {
     expect(version).toBe('3.4.12');
     expect((await hostExec(SERVER, 'systemctl show -p MainPID --value prefect-server')).stdout.trim()).not.toBe(oldServerPid);
     expect((await hostExec(W1, 'systemctl show -p MainPID --value prefect-worker-cpu-pool')).stdout.trim()).not.toBe(oldWorkerPid);
+    // The workers moved one pool at a time: cpu-pool paused, restarted on every host, heard from and resumed before
+    // gpu-pool was touched; and both pools serve again.
+    const turns = [...upgrade.stdout.matchAll(/^TASK \[prefect_worker : (Pause the pool|Restart the pool's workers|Wait until every restarted worker|Resume the pool)[^:]*: ([\w-]+)\]/gm)]
+      .map((m) => `${m[1]} ${m[2]}`);
+    expect(turns).toEqual(['cpu-pool', 'gpu-pool'].flatMap((p) => ['Pause the pool', "Restart the pool's workers", 'Wait until every restarted worker', 'Resume the pool'].map((t) => `${t} ${p}`)));
+    for (const pool of ['cpu-pool', 'gpu-pool']) expect((await api<{ is_paused: boolean }>(baseUrl, 'GET', `/work_pools/${pool}`)).body.is_paused).toBe(false);
     for (const h of [SERVER, W1]) {
       const versions = (await hostExec(h, 'ls /opt/prefect/versions')).stdout.split('\n').filter(Boolean).sort();
       expect(versions).toEqual(['3.4.11-pixi-pack', '3.4.12-pixi-pack']);

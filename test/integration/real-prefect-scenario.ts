@@ -274,7 +274,9 @@ export function describeRealPrefectCluster(o: RealPrefectOptions): void {
         expect(changed).toMatch(/Pause the pool so that no new flow run starts/);
         expect(changed).toMatch(/Restart the pool's workers on this host/);
         expect(changed).toMatch(/Resume the pool/);
-        expect(r.stdout).not.toMatch(/Roll the workers of work pool gpu-pool/);
+        // Only cpu-pool's turn ran: gpu-pool's worker did not change.
+        expect(r.stdout).toMatch(/TASK \[prefect_worker : Restart the pool's workers on this host: cpu-pool\]/);
+        expect(r.stdout).not.toMatch(/TASK \[prefect_worker : [^\]]*: gpu-pool\]/);
         expect(await isPaused('cpu-pool')).toBe(false);
       });
 
