@@ -9,6 +9,7 @@ import { InventoryModel } from './inventory-model.js';
 import { budgetMessage, checkServerEnv, connectionBudget, typedServerEnv, type RawServerSettings } from './server-settings.js';
 import { didYouMean } from './suggest.js';
 import { SITE_CA_FILES } from './types.js';
+import { checkProvidedTls } from '../tls/provided.js';
 import type {
   AnsibleValue,
   ApiTls,
@@ -348,6 +349,7 @@ function checkArtifacts(vars: ClusterVars, options: ClusterCheckOptions, report:
       if (given !== undefined) checks.push([['all', 'vars', 'prefect_api', 'tls', key], given, 'file']);
     }
   }
+  let allPresent = true;
   for (const [at, given, kind] of checks) {
     const key = at.slice(2).join('.');
     const absolute = path.resolve(base, given);
@@ -361,6 +363,7 @@ function checkArtifacts(vars: ClusterVars, options: ClusterCheckOptions, report:
       problem = 'does not exist';
     }
     if (problem) {
+      allPresent = false;
       const shown = path.isAbsolute(given) ? given : `${given} (${absolute})`;
       report(
         options.requireArtifacts ? 'error' : 'warning',
@@ -368,6 +371,20 @@ function checkArtifacts(vars: ClusterVars, options: ClusterCheckOptions, report:
         at,
         `${key} ${shown} ${problem} on this machine; ${options.requireArtifacts ? 'create it before running' : 'it must exist before `pag-ansible run`'} (relative paths are resolved against the inventory's directory)`,
       );
+    }
+  }
+  if (allPresent && tls?.source === 'provided' && tls.cert_file !== undefined && tls.key_file !== undefined && tls.ca_file !== undefined) {
+    const files = { cert_file: path.resolve(base, tls.cert_file), key_file: path.resolve(base, tls.key_file), ca_file: path.resolve(base, tls.ca_file) };
+    let host: string | undefined;
+    try {
+      host = new URL(vars.prefect_api.url).hostname;
+    } catch {
+      host = undefined; // a URL that does not parse is reported by the schema
+    }
+    if (host) {
+      for (const problem of checkProvidedTls(files, host)) {
+        report('error', 'api-tls-files', ['all', 'vars', 'prefect_api', 'tls', problem.key], `prefect_api.tls.${problem.key} ${tls[problem.key]} ${problem.message}`);
+      }
     }
   }
 }
