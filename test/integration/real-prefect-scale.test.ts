@@ -250,6 +250,20 @@ describe(`examples/flint.yml on real Prefect ${REAL_PREFECT_VERSION}: 12 API pro
       expect(r.stderr).not.toMatch(/wrote pki/);
     });
 
+    it('a new site CA (pki/ made again) reaches nginx and every host, and the workers restart onto it: a run Completes', async () => {
+      const before = (await worker('systemctl show -p MainPID --value prefect-worker-slurm-pool')).stdout.trim();
+      await rm(path.join(work, 'pki'), { recursive: true, force: true });
+      const r = expectSuccess(await cli('run'));
+      expect(r.stderr).toMatch(/wrote pki\/ca\.key, pki\/ca\.crt, pki\/server\.key, pki\/server\.crt/);
+      expect((await worker('cat /opt/prefect/api-ca.crt')).stdout).toBe(await readFile(path.join(work, 'pki', 'ca.crt'), 'utf8'));
+      expect((await sh(SERVER, 'cat /etc/prefect/api-tls.crt')).stdout).toBe(await readFile(path.join(work, 'pki', 'server.crt'), 'utf8'));
+      // The worker's client read the old CA when it started: it is restarted, in its pool's turn.
+      expect(changedTasks(r.stdout).join('\n')).toMatch(/Restart the pool's workers on this host: slurm-pool: changed: /);
+      expect((await worker('systemctl show -p MainPID --value prefect-worker-slurm-pool')).stdout.trim()).not.toBe(before);
+      await workerOnline();
+      await runToCompleted();
+    });
+
     it('turned off again: the nginx site goes, Prefect has its port back, a run still Completes', async () => {
       await setTls(false);
       expectSuccess(await cli('run'));
