@@ -9,7 +9,7 @@ import { InventoryModel } from './inventory-model.js';
 import { budgetMessage, checkServerEnv, connectionBudget, typedServerEnv, type RawServerSettings } from './server-settings.js';
 import { didYouMean } from './suggest.js';
 import { SITE_CA_FILES } from './types.js';
-import { checkProvidedTls } from '../tls/provided.js';
+import { checkProvidedTls, urlHostname } from '../tls/provided.js';
 import type {
   AnsibleValue,
   ApiTls,
@@ -377,7 +377,7 @@ function checkArtifacts(vars: ClusterVars, options: ClusterCheckOptions, report:
     const files = { cert_file: path.resolve(base, tls.cert_file), key_file: path.resolve(base, tls.key_file), ca_file: path.resolve(base, tls.ca_file) };
     let host: string | undefined;
     try {
-      host = new URL(vars.prefect_api.url).hostname;
+      host = urlHostname(vars.prefect_api.url);
     } catch {
       host = undefined; // a URL that does not parse is reported by the schema
     }

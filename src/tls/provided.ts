@@ -22,13 +22,18 @@ function certificatesOf(file: string): X509Certificate[] {
   return (readFileSync(file, 'latin1').match(PEM_CERTIFICATE) ?? []).map((pem) => new X509Certificate(pem));
 }
 
+/** The host of a URL as a certificate names it: an IPv6 address without its brackets. Throws on a malformed URL. */
+export function urlHostname(url: string): string {
+  return new URL(url).hostname.replace(/^\[|\]$/g, '');
+}
+
 const signedBy = (cert: X509Certificate, issuer: X509Certificate) => cert.checkIssued(issuer) && cert.verify(issuer.publicKey);
 
 /**
  * Problems of the provided certificate (`files.cert_file`, optionally followed by its intermediates), its key
- * and the CA, for an API reached at `apiHost` (a DNS name or an IP address). `now` is for tests.
+ * and the CA, for an API reached at `host` (a DNS name or an IP address, see urlHostname). `now` is for tests.
  */
-export function checkProvidedTls(files: Record<ProvidedTlsKey, string>, apiHost: string, now = new Date()): ProvidedTlsProblem[] {
+export function checkProvidedTls(files: Record<ProvidedTlsKey, string>, host: string, now = new Date()): ProvidedTlsProblem[] {
   const problems: ProvidedTlsProblem[] = [];
   let chain: X509Certificate[];
   let cas: X509Certificate[];
@@ -77,7 +82,6 @@ export function checkProvidedTls(files: Record<ProvidedTlsKey, string>, apiHost:
     current = next;
   }
 
-  const host = apiHost.replace(/^\[|\]$/g, '');
   const named = isIP(host) ? leaf.checkIP(host) : leaf.checkHost(host);
   if (named === undefined) {
     problems.push({

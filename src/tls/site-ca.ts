@@ -13,6 +13,7 @@ import { isIP } from 'node:net';
 import path from 'node:path';
 import { SITE_CA_FILES, type ClusterConfig } from '../config/types.js';
 import { FileError, MissingToolError, ToolFailedError } from '../errors.js';
+import { urlHostname } from './provided.js';
 
 /** Days a server certificate is issued for, and how close to its end it is issued again. */
 const SERVER_DAYS = 825;
@@ -44,7 +45,7 @@ async function defaultRunOpenssl(args: string[], opts: { cwd: string }): Promise
 /** The names the server's certificate must carry: the URL's host, the server's ansible_host and its inventory name. */
 export function serverNames(config: ClusterConfig): string[] {
   const names = new Set<string>();
-  const urlHost = new URL(config.prefect_api_url).hostname.replace(/^\[|\]$/g, '');
+  const urlHost = urlHostname(config.prefect_api_url);
   names.add(urlHost);
   const ansibleHost = config.server.vars.ansible_host;
   if (typeof ansibleHost === 'string' && ansibleHost !== '') names.add(ansibleHost);
