@@ -1,0 +1,90 @@
+# -*- coding: utf-8 -*-
+# Copyright: pag-ansible contributors
+# MIT License
+"""Controller side of pag_files: renders template entries and reads file entries, then runs the module once."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible.errors import AnsibleActionFail
+from ansible.module_utils.common.text.converters import to_text
+from ansible.plugins.action import ActionBase
+
+# Keys of an entry that only the controller reads.
+_CONTROLLER_KEYS = ("template", "vars", "copy", "secret", "each")
+
+
+class _FileNames(dict):
+    """The element's fields for naming a path: each must be one plain file name."""
+
+    def __getitem__(self, key):
+        value = to_text(dict.__getitem__(self, key))
+        if not value or "/" in value or value in (".", "..") or "\0" in value:
+            raise ValueError("%s %r is not a plain file name" % (key, value))
+        return value
+
+
+class ActionModule(ActionBase):
+    """Turns `template: NAME` (with `vars:`) and `copy: NAME` entries into file content, like the template and copy
+    modules would, so that the module converges all the paths in one round trip.
+
+    An entry with `each: LIST` stands for one entry per element of LIST, like a loop: its path is formatted with the
+    element's fields (`/etc/prefect/{unit}.env`), its template sees the element as `item`, and its result's label
+    is the element's field named by the entry's `label` (none by default)."""
+
+    TRANSFERS_FILES = False
+
+    def _render(self, name, template_vars, task_vars):
+        lookup = self._shared_loader_obj.lookup_loader.get(
+            "ansible.builtin.template", loader=self._loader, templar=self._templar)
+        # The lookup searches the role's templates/ as the template module does, and sets ansible_managed.
+        return to_text(lookup.run([name], task_vars, template_vars=template_vars or {})[0])
+
+    def _read(self, name):
+        try:
+            source = self._find_needle("files", name)
+        except Exception as exc:  # AnsibleError subclasses differ across ansible-core versions
+            raise AnsibleActionFail("pag_files: %s" % exc)
+        with open(source, "rb") as handle:
+            return to_text(handle.read(), errors="surrogate_or_strict")
+
+    def run(self, tmp=None, task_vars=None):
+        task_vars = task_vars or {}
+        result = super(ActionModule, self).run(tmp, task_vars)
+        args = dict(self._task.args)
+        entries = []
+        for entry in args.get("paths") or []:
+            if not isinstance(entry, dict):
+                raise AnsibleActionFail("pag_files: each entry of paths must be a dictionary")
+            if entry.get("each") is None:
+                entries.append(entry)
+                continue
+            for element in entry["each"]:
+                if not isinstance(element, dict):
+                    raise AnsibleActionFail("pag_files: the elements of each must be dictionaries")
+                # A field that names a file must stay one file name: no directory, no way out of the directory.
+                try:
+                    path = to_text(entry["path"]).format_map(_FileNames(element))
+                except (KeyError, ValueError) as exc:
+                    raise AnsibleActionFail("pag_files: cannot name a path from %s: %s" % (entry["path"], exc))
+                # Only the named field is reported: the element may hold what a secret file is made of.
+                label = element.get(entry["label"]) if entry.get("label") else None
+                entries.append(dict(entry, each=None, path=path, vars=dict(entry.get("vars") or {}, item=element),
+                                    label=label))
+        paths = []
+        for entry in entries:
+            item = {k: v for k, v in entry.items() if k not in _CONTROLLER_KEYS}
+            text = None
+            if entry.get("template") is not None:
+                text = self._render(entry["template"], entry.get("vars"), task_vars)
+            elif entry.get("copy") is not None:
+                text = self._read(entry["copy"])
+            if text is not None:
+                item["secret_content" if entry.get("secret") else "content"] = text
+            elif entry.get("secret") and "content" in item:
+                item["secret_content"] = item.pop("content")
+            paths.append(item)
+        args["paths"] = paths
+        result.update(self._execute_module(module_name="pag_files", module_args=args, task_vars=task_vars))
+        return result

@@ -1,0 +1,300 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: pag-ansible contributors
+# MIT License
+"""Converge many files, directories and links of a host in one task (one round trip instead of one per file)."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: pag_files
+short_description: Converge a host's system account, directories, files and links in one task
+description:
+  - Brings each listed path to its state (directory, file with given content, symbolic link, absent) with its owner,
+    group and mode, in order, in one module run. Every path is reported in RV(results); RV(diff) has one entry per
+    changed path.
+  - Writes are atomic (a temporary file in the same directory, renamed over the path).
+  - Optionally makes sure a system group and user exist first, and lists paths matching glob patterns as they were
+    before any change (RV(found)).
+  - Its action plugin renders C(template) entries on the controller (the template lookup, with the entry's
+    C(vars)) and reads C(copy) entries from the role's files, so a task gives templates as the template module does.
+version_added: "0.1.0"
+author: pag-ansible
+options:
+  account:
+    description: A system group and user to create (or correct) before the paths.
+    type: dict
+    suboptions:
+      user: {description: User name., type: str, required: true}
+      group: {description: Primary group (created as a system group)., type: str, required: true}
+      home: {description: Home directory (not created)., type: path, required: true}
+      shell: {description: Login shell., type: path, default: /usr/sbin/nologin}
+  find:
+    description: Glob patterns; the paths they matched before this task changed anything are returned in RV(found).
+    type: list
+    elements: path
+    default: []
+  paths:
+    description: The paths, converged in order.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path: {description: Absolute path., type: path, required: true}
+      state:
+        description: What the path must be.
+        type: str
+        choices: [directory, file, link, absent]
+        default: file
+      content: {description: Text of a file., type: str}
+      secret_content: {description: Text of a file that holds secrets (never shown; no diff)., type: str, no_log: true}
+      src: {description: Target of a link., type: path}
+      owner: {description: Owner name., type: str, default: root}
+      group: {description: Group name., type: str, default: root}
+      mode: {description: Octal mode as a string., type: str}
+      label: {description: Returned as is with the path's result, to tell the items apart., type: raw}
+notes:
+  - Supports check mode and diff mode.
+"""
+
+RETURN = r"""
+results:
+  description: One entry per path, in order.
+  type: list
+  elements: dict
+  returned: always
+  sample: [{"path": "/etc/prefect/client.env", "state": "file", "changed": false, "label": null}]
+found:
+  description: The paths matched by O(find) before any change, sorted.
+  type: list
+  elements: str
+  returned: always
+account_changed:
+  description: Whether the system group or user was created or corrected.
+  type: bool
+  returned: always
+"""
+
+import glob
+import grp
+import os
+import pwd
+import shutil
+import stat
+import tempfile
+
+from ansible.module_utils.basic import AnsibleModule
+
+HIDDEN = "[content hidden: it holds secrets]\n"
+
+
+def _uid(name):
+    try:
+        return pwd.getpwnam(name).pw_uid
+    except KeyError:
+        return None
+
+
+def _gid(name):
+    try:
+        return grp.getgrnam(name).gr_gid
+    except KeyError:
+        return None
+
+
+def _ensure_account(module, account, check):
+    """Creates or corrects a system group and user; returns the list of commands it ran (or would run)."""
+    commands = []
+    group, user = account["group"], account["user"]
+    if _gid(group) is None:
+        commands.append(["groupadd", "--system", group])
+    entry = None
+    try:
+        entry = pwd.getpwnam(user)
+    except KeyError:
+        pass
+    if entry is None:
+        commands.append(["useradd", "--system", "--gid", group, "--home-dir", account["home"], "--no-create-home",
+                         "--shell", account["shell"], user])
+    else:
+        fix = []
+        gid = _gid(group)
+        if gid is None or entry.pw_gid != gid:
+            fix += ["--gid", group]
+        if entry.pw_dir != account["home"]:
+            fix += ["--home", account["home"]]
+        if entry.pw_shell != account["shell"]:
+            fix += ["--shell", account["shell"]]
+        if fix:
+            commands.append(["usermod"] + fix + [user])
+    if not check:
+        for argv in commands:
+            rc, out, err = module.run_command(argv)
+            if rc != 0:
+                module.fail_json(msg="%s failed: %s" % (argv[0], (err or out).strip()), rc=rc)
+    return commands
+
+
+def _ids(module, item, check):
+    uid, gid = _uid(item["owner"]), _gid(item["group"])
+    if (uid is None or gid is None) and not check:
+        module.fail_json(msg="%s: owner %s or group %s does not exist" % (item["path"], item["owner"], item["group"]))
+    return uid, gid
+
+
+def _attrs_differ(st, uid, gid, mode):
+    return ((uid is None or st.st_uid != uid) or (gid is None or st.st_gid != gid)
+            or (mode is not None and stat.S_IMODE(st.st_mode) != mode))
+
+
+def _read(path):
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except (IOError, OSError):
+        return None
+
+
+def _remove(path):
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path)
+    elif os.path.lexists(path):
+        os.unlink(path)
+
+
+def _converge(module, item, check):
+    """Brings one path to its state; returns (changed, diff or None)."""
+    path, state = item["path"], item["state"]
+    mode = int(item["mode"], 8) if item.get("mode") else None
+    exists = os.path.lexists(path)
+    st = os.lstat(path) if exists else None
+    header = {"before_header": path, "after_header": path}
+
+    if state == "absent":
+        if not exists:
+            return False, None
+        if not check:
+            _remove(path)
+        return True, dict(header, before="%s present\n" % path, after="%s absent\n" % path)
+
+    uid, gid = _ids(module, item, check)
+
+    if state == "directory":
+        if exists and not stat.S_ISDIR(st.st_mode):
+            module.fail_json(msg="%s exists and is not a directory" % path)
+        if exists and not _attrs_differ(st, uid, gid, mode):
+            return False, None
+        if not check:
+            if not exists:
+                os.makedirs(path)
+            os.chown(path, uid, gid)
+            if mode is not None:
+                os.chmod(path, mode)
+        before = "absent\n" if not exists else "%o %d:%d\n" % (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid)
+        return True, dict(header, before=before, after="directory %s %s:%s\n" % (item.get("mode"), item["owner"], item["group"]))
+
+    if state == "link":
+        target = item.get("src")
+        if target is None:
+            module.fail_json(msg="%s: a link needs src" % path)
+        if exists and stat.S_ISDIR(st.st_mode):
+            module.fail_json(msg="%s is a directory, not a link" % path)
+        current = os.readlink(path) if exists and stat.S_ISLNK(st.st_mode) else None
+        if current == target and not _attrs_differ(st, uid, gid, None):
+            return False, None
+        if not check:
+            tmp = "%s.pag-tmp-%d" % (path, os.getpid())
+            os.symlink(target, tmp)
+            os.lchown(tmp, uid, gid)
+            os.rename(tmp, path)
+        return True, dict(header, before="-> %s\n" % current if current else "absent\n", after="-> %s\n" % target)
+
+    secret = item.get("secret_content") is not None
+    text = item.get("secret_content") if secret else item.get("content")
+    if text is None:
+        module.fail_json(msg="%s: a file needs content" % path)
+    wanted = text.encode("utf-8")
+    if exists and not stat.S_ISREG(st.st_mode):
+        module.fail_json(msg="%s exists and is not a regular file" % path)
+    old = _read(path) if exists else None
+    content_differs = old != wanted
+    if not content_differs and not _attrs_differ(st, uid, gid, mode):
+        return False, None
+    if not check:
+        directory = os.path.dirname(path)
+        fd, tmp = tempfile.mkstemp(prefix=".pag-", dir=directory)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(wanted)
+            os.chown(tmp, uid, gid)
+            # mkstemp's 0600 stands when no mode is given for a new file; an existing file keeps its own.
+            os.chmod(tmp, mode if mode is not None else (stat.S_IMODE(st.st_mode) if st else 0o644))
+            os.rename(tmp, path)
+        except BaseException:
+            if os.path.lexists(tmp):
+                os.unlink(tmp)
+            raise
+    if not content_differs:
+        before = "%o %d:%d\n" % (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid)
+        return True, dict(header, before=before, after="%s %s:%s\n" % (item.get("mode"), item["owner"], item["group"]))
+    if secret:
+        return True, dict(header, before=HIDDEN if exists else "", after=HIDDEN)
+    return True, dict(header, before=old.decode("utf-8", "replace") if old is not None else "", after=text)
+
+
+def main():
+    path_spec = dict(
+        path=dict(type="path", required=True),
+        state=dict(type="str", default="file", choices=["directory", "file", "link", "absent"]),
+        content=dict(type="str"),
+        secret_content=dict(type="str", no_log=True),
+        src=dict(type="path"),
+        owner=dict(type="str", default="root"),
+        group=dict(type="str", default="root"),
+        mode=dict(type="str"),
+        label=dict(type="raw"),
+    )
+    module = AnsibleModule(
+        argument_spec=dict(
+            account=dict(type="dict", options=dict(
+                user=dict(type="str", required=True),
+                group=dict(type="str", required=True),
+                home=dict(type="path", required=True),
+                shell=dict(type="path", default="/usr/sbin/nologin"),
+            )),
+            find=dict(type="list", elements="path", default=[]),
+            paths=dict(type="list", elements="dict", options=path_spec, default=[]),
+        ),
+        supports_check_mode=True,
+    )
+    check = module.check_mode
+    found = sorted(set(p for pattern in module.params["find"] for p in glob.glob(pattern)))
+    diffs = []
+    account_commands = []
+    if module.params["account"]:
+        account_commands = _ensure_account(module, module.params["account"], check)
+        if account_commands:
+            diffs.append({"before_header": "account", "after_header": "account", "before": "",
+                          "after": "".join(" ".join(argv) + "\n" for argv in account_commands)})
+    results = []
+    for item in module.params["paths"]:
+        try:
+            changed, diff = _converge(module, item, check)
+        except (IOError, OSError) as exc:
+            module.fail_json(msg="%s: %s" % (item["path"], exc), results=results)
+        if diff:
+            diffs.append(diff)
+        results.append({"path": item["path"], "state": item["state"], "changed": changed, "label": item.get("label")})
+    module.exit_json(
+        changed=bool(account_commands) or any(r["changed"] for r in results),
+        results=results,
+        found=found,
+        account_changed=bool(account_commands),
+        diff=diffs,
+    )
+
+
+if __name__ == "__main__":
+    main()

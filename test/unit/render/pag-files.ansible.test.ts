@@ -1,0 +1,159 @@
+/**
+ * pag_files, the module and action plugin the rendered roles use to converge many paths in one task, run by real
+ * ansible-playbook on the controller (connection local) in a scratch directory: per-path results, idempotence,
+ * check mode and diff, secrets kept out of every output, `each` entries, `find`, and refused path names.
+ */
+import { execFile } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { repoRoot } from '../config/helpers.js';
+
+const exec = promisify(execFile);
+const SECRET = 'pag-files-s3cret-value';
+
+let dir: string;
+let out: string;
+const user = os.userInfo().username;
+let group: string;
+
+async function playbook(vars: Record<string, unknown>, ...args: string[]): Promise<{ code: number; stdout: string }> {
+  await fs.writeFile(path.join(dir, 'vars.json'), JSON.stringify(vars));
+  try {
+    const r = await exec('ansible-playbook', ['play.yml', '-e', '@vars.json', ...args], {
+      cwd: dir,
+      env: { ...process.env, ANSIBLE_NOCOLOR: '1', ANSIBLE_PYTHON_INTERPRETER: '/usr/bin/python3', ANSIBLE_LOCALHOST_WARNING: 'false' },
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    return { code: 0, stdout: r.stdout };
+  } catch (e) {
+    const err = e as { code?: number; stdout?: string };
+    return { code: err.code ?? 1, stdout: err.stdout ?? '' };
+  }
+}
+
+/** The registered result, printed by the play's last task as JSON between markers. */
+function registered(stdout: string): { changed: boolean; results: Array<{ path: string; changed: boolean; label: unknown }>; found: string[] } {
+  const m = /PAGRESULT(.*)PAGRESULT/s.exec(stdout);
+  if (!m) throw new Error(`no result in:\n${stdout}`);
+  return JSON.parse(m[1]!.replace(/\\"/g, '"'));
+}
+
+beforeAll(async () => {
+  dir = await fs.mkdtemp(path.join(os.tmpdir(), 'pag-files-'));
+  out = path.join(dir, 'out');
+  group = (await exec('id', ['-gn'])).stdout.trim();
+  await fs.cp(path.join(repoRoot, 'roles-templates/library'), path.join(dir, 'library'), { recursive: true });
+  await fs.cp(path.join(repoRoot, 'roles-templates/action_plugins'), path.join(dir, 'action_plugins'), { recursive: true });
+  await fs.mkdir(path.join(dir, 'templates'));
+  await fs.writeFile(path.join(dir, 'templates/unit.env.j2'), '{{ ansible_managed | comment }}\nPOOL={{ item.pool }}\nTOKEN={{ token }}\n');
+  await fs.writeFile(path.join(dir, 'templates/plain.j2'), 'greeting={{ greeting }}\n');
+  await fs.writeFile(
+    path.join(dir, 'play.yml'),
+    [
+      '- hosts: localhost',
+      '  connection: local',
+      '  gather_facts: false',
+      '  tasks:',
+      '    - name: Converge',
+      '      pag_files:',
+      '        find: ["{{ out }}/*.env"]',
+      '        paths:',
+      '          - {path: "{{ out }}", state: directory, owner: "{{ owner }}", group: "{{ grp }}", mode: "0750"}',
+      '          - {path: "{{ out }}/plain.conf", template: plain.j2, owner: "{{ owner }}", group: "{{ grp }}", mode: "0644"}',
+      '          - each: "{{ units }}"',
+      '            path: "{{ out }}/{unit}.env"',
+      '            template: unit.env.j2',
+      '            secret: true',
+      '            owner: "{{ owner }}"',
+      '            group: "{{ grp }}"',
+      '            mode: "0600"',
+      '            label: unit',
+      '          - {path: "{{ out }}/current", state: link, src: "{{ out }}/plain.conf", owner: "{{ owner }}", group: "{{ grp }}"}',
+      '          - {path: "{{ out }}/stale", state: absent}',
+      '      register: converged',
+      '    - name: Print the result',
+      '      ansible.builtin.debug:',
+      '        msg: "PAGRESULT{{ {\'changed\': converged.changed, \'results\': converged.results, \'found\': converged.found} | to_json }}PAGRESULT"',
+      '',
+    ].join('\n'),
+  );
+});
+
+afterAll(async () => {
+  await fs.rm(dir, { recursive: true, force: true });
+});
+
+const base = () => ({
+  out,
+  owner: user,
+  grp: group,
+  greeting: 'hello',
+  token: SECRET,
+  units: [
+    { unit: 'prefect-worker-cpu', pool: 'cpu' },
+    { unit: 'prefect-worker-gpu', pool: 'gpu' },
+  ],
+});
+
+it('converges every path in one task, reports each, and changes nothing the second time', async () => {
+  await fs.rm(out, { recursive: true, force: true });
+  await fs.mkdir(out);
+  await fs.writeFile(path.join(out, 'stale'), 'x');
+  await fs.writeFile(path.join(out, 'prefect-worker-old.env'), 'old');
+
+  const first = await playbook(base());
+  expect(first.code).toBe(0);
+  const r1 = registered(first.stdout);
+  expect(r1.changed).toBe(true);
+  expect(r1.results.map((r) => [path.basename(r.path), r.changed, r.label])).toEqual([
+    ['out', true, null],
+    ['plain.conf', true, null],
+    ['prefect-worker-cpu.env', true, 'prefect-worker-cpu'],
+    ['prefect-worker-gpu.env', true, 'prefect-worker-gpu'],
+    ['current', true, null],
+    ['stale', true, null],
+  ]);
+  // What was there before the task wrote anything.
+  expect(r1.found).toEqual([path.join(out, 'prefect-worker-old.env')]);
+  expect((await fs.stat(out)).mode & 0o777).toBe(0o750);
+  expect((await fs.stat(path.join(out, 'prefect-worker-cpu.env'))).mode & 0o777).toBe(0o600);
+  expect(await fs.readFile(path.join(out, 'prefect-worker-gpu.env'), 'utf8')).toMatch(/POOL=gpu\nTOKEN=pag-files-s3cret-value\n$/);
+  expect(await fs.readlink(path.join(out, 'current'))).toBe(path.join(out, 'plain.conf'));
+  await expect(fs.stat(path.join(out, 'stale'))).rejects.toThrow();
+
+  const second = await playbook(base());
+  expect(second.code).toBe(0);
+  const r2 = registered(second.stdout);
+  expect(r2.changed).toBe(false);
+  expect(r2.results.every((r) => !r.changed)).toBe(true);
+  expect(second.stdout).toMatch(/ok=2\s+changed=0/);
+}, 120_000);
+
+it('in check mode reports the change and its diff but writes nothing, and never shows a secret', async () => {
+  const before = await fs.readFile(path.join(out, 'plain.conf'), 'utf8');
+  const check = await playbook({ ...base(), greeting: 'changed', token: `${SECRET}-2` }, '--check', '--diff', '-vvv');
+  expect(check.code).toBe(0);
+  expect(check.stdout).toContain('-greeting=hello');
+  expect(check.stdout).toContain('+greeting=changed');
+  // The secret files are reported changed, their content hidden.
+  const r = registered(check.stdout);
+  expect(r.results.filter((x) => x.changed).map((x) => path.basename(x.path))).toEqual(['plain.conf', 'prefect-worker-cpu.env', 'prefect-worker-gpu.env']);
+  expect(check.stdout).toContain('[content hidden: it holds secrets]');
+  expect(check.stdout).not.toContain(SECRET);
+  expect(await fs.readFile(path.join(out, 'plain.conf'), 'utf8')).toBe(before);
+
+  // A real run with diff and full verbosity: the new secret is written and still never printed.
+  const apply = await playbook({ ...base(), token: `${SECRET}-2` }, '--diff', '-vvv');
+  expect(apply.code).toBe(0);
+  expect(apply.stdout).not.toContain(SECRET);
+  expect(await fs.readFile(path.join(out, 'prefect-worker-cpu.env'), 'utf8')).toContain(`TOKEN=${SECRET}-2`);
+}, 120_000);
+
+it('refuses an each field that would name a path outside the directory, and writes nothing', async () => {
+  const r = await playbook({ ...base(), units: [{ unit: '../escape', pool: 'x' }] });
+  expect(r.code).not.toBe(0);
+  expect(r.stdout).toMatch(/unit '\.\.\/escape' is not a plain file name/);
+  await expect(fs.stat(path.join(dir, 'escape.env'))).rejects.toThrow();
+}, 120_000);
