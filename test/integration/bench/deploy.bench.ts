@@ -50,6 +50,8 @@ async function measure(workers: number): Promise<Row> {
     t0 = Date.now();
     const r = expectSuccess(await pag(cluster, args, work));
     const rerun = (Date.now() - t0) / 1000;
+    // The re-run's output, for a look at which tasks ran (PAG_BENCH_RERUN_LOG=DIR).
+    if (process.env.PAG_BENCH_RERUN_LOG) await writeFile(path.join(process.env.PAG_BENCH_RERUN_LOG, `rerun-${workers}.log`), `${r.stdout}\n${r.stderr}`);
     return { workers, first, rerun, rerunChanged: totalChanged(r), serverTasks: executed(r, SERVER), workerTasks: names.map((n) => executed(r, n)) };
   } finally {
     await cluster.destroy();
