@@ -149,6 +149,23 @@ def _attrs_differ(st, uid, gid, mode):
             or (mode is not None and stat.S_IMODE(st.st_mode) != mode))
 
 
+def _describe(st):
+    """Mode and ownership as a diff shows them: 0750 prefect:prefect."""
+    try:
+        owner = pwd.getpwuid(st.st_uid).pw_name
+    except KeyError:
+        owner = str(st.st_uid)
+    try:
+        group = grp.getgrgid(st.st_gid).gr_name
+    except KeyError:
+        group = str(st.st_gid)
+    return "%04o %s:%s\n" % (stat.S_IMODE(st.st_mode), owner, group)
+
+
+def _wanted(item):
+    return "%s %s:%s\n" % (item.get("mode") or "(mode kept)", item["owner"], item["group"])
+
+
 def _read(path):
     try:
         with open(path, "rb") as handle:
@@ -192,8 +209,7 @@ def _converge(module, item, check):
             os.chown(path, uid, gid)
             if mode is not None:
                 os.chmod(path, mode)
-        before = "absent\n" if not exists else "%o %d:%d\n" % (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid)
-        return True, dict(header, before=before, after="directory %s %s:%s\n" % (item.get("mode"), item["owner"], item["group"]))
+        return True, dict(header, before=_describe(st) if exists else "absent\n", after=_wanted(item))
 
     if state == "link":
         target = item.get("src")
@@ -237,8 +253,7 @@ def _converge(module, item, check):
                 os.unlink(tmp)
             raise
     if not content_differs:
-        before = "%o %d:%d\n" % (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid)
-        return True, dict(header, before=before, after="%s %s:%s\n" % (item.get("mode"), item["owner"], item["group"]))
+        return True, dict(header, before=_describe(st), after=_wanted(item))
     if secret:
         return True, dict(header, before=HIDDEN if exists else "", after=HIDDEN)
     return True, dict(header, before=old.decode("utf-8", "replace") if old is not None else "", after=text)
