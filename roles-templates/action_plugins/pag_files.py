@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: pag-ansible contributors
 # MIT License
-"""Controller side of pag_files: renders template entries and reads file entries, then runs the module once."""
+"""Controller side of pag_files: renders the template entries, then runs the module once."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -12,7 +12,7 @@ from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 
 # Keys of an entry that only the controller reads.
-_CONTROLLER_KEYS = ("template", "vars", "copy", "secret", "each")
+_CONTROLLER_KEYS = ("template", "vars", "secret", "each")
 
 
 class _FileNames(dict):
@@ -26,8 +26,8 @@ class _FileNames(dict):
 
 
 class ActionModule(ActionBase):
-    """Turns `template: NAME` (with `vars:`) and `copy: NAME` entries into file content, like the template and copy
-    modules would, so that the module converges all the paths in one round trip.
+    """Turns `template: NAME` entries (with `vars:`) into file content, as the template module would, so that the
+    module converges all the paths in one round trip.
 
     An entry with `each: LIST` stands for one entry per element of LIST, like a loop: its path is formatted with the
     element's fields (`/etc/prefect/{unit}.env`), its template sees the element as `item`, and its result's label
@@ -40,14 +40,6 @@ class ActionModule(ActionBase):
             "ansible.builtin.template", loader=self._loader, templar=self._templar)
         # The lookup searches the role's templates/ as the template module does, and sets ansible_managed.
         return to_text(lookup.run([name], task_vars, template_vars=template_vars or {})[0])
-
-    def _read(self, name):
-        try:
-            source = self._find_needle("files", name)
-        except Exception as exc:  # AnsibleError subclasses differ across ansible-core versions
-            raise AnsibleActionFail("pag_files: %s" % exc)
-        with open(source, "rb") as handle:
-            return to_text(handle.read(), errors="surrogate_or_strict")
 
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}
@@ -78,8 +70,6 @@ class ActionModule(ActionBase):
             text = None
             if entry.get("template") is not None:
                 text = self._render(entry["template"], entry.get("vars"), task_vars)
-            elif entry.get("copy") is not None:
-                text = self._read(entry["copy"])
             if text is not None:
                 item["secret_content" if entry.get("secret") else "content"] = text
             elif entry.get("secret") and "content" in item:

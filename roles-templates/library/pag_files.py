@@ -19,7 +19,9 @@ description:
   - Optionally makes sure a system group and user exist first, and lists paths matching glob patterns as they were
     before any change (RV(found)).
   - Its action plugin renders C(template) entries on the controller (the template lookup, with the entry's
-    C(vars)) and reads C(copy) entries from the role's files, so a task gives templates as the template module does.
+    C(vars)), so a task gives templates as the template module does. An entry with C(secret) gets its content as
+    O(paths[].secret_content). An entry with C(each) stands for one path per element of a list (see the action
+    plugin).
 version_added: "0.1.0"
 author: pag-ansible
 options:
