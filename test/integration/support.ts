@@ -219,9 +219,29 @@ export function pag(cluster: Cluster, args: string[], cwd: string, timeoutMs = 9
   });
 }
 
-/** Throws with Ansible's output when a run did not succeed: a failing integration test must say why. */
+/** Each failed or unreachable task of Ansible's output, after the TASK line it belongs to. */
+export function failedTasks(stdout: string): string[] {
+  const found: string[] = [];
+  let task = '';
+  for (const line of stdout.split('\n')) {
+    if (line.startsWith('TASK [')) task = line.replace(/\s*\*+$/, '');
+    else if (/^(fatal|failed): |^\S+ \| (FAILED|UNREACHABLE)|UNREACHABLE!/.test(line)) found.push(`${task}\n  ${line.slice(0, 1500)}`);
+  }
+  return found;
+}
+
+/**
+ * Throws with Ansible's output when a run did not succeed: a failing integration test must say why. The failed
+ * tasks come first, as a CI log may keep only the start of the message.
+ */
 export function expectSuccess(r: PagResult): PagResult {
-  if (r.code !== 0) throw new Error(`pag-ansible exited ${r.code}\n--- stdout (tail)\n${r.stdout.slice(-8000)}\n--- stderr\n${r.stderr.slice(-4000)}`);
+  if (r.code !== 0) {
+    const failed = failedTasks(r.stdout);
+    throw new Error(
+      `pag-ansible exited ${r.code}\n--- failed tasks\n${failed.join('\n') || '(none in stdout)'}\n--- stderr (tail)\n${r.stderr.slice(-2000)}` +
+        `\n--- stdout (tail)\n${r.stdout.slice(-8000)}`,
+    );
+  }
   return r;
 }
 
