@@ -25,6 +25,8 @@ async function walk(dir: string, rel = ''): Promise<string[]> {
   const out: string[] = [];
   for (const e of entries.sort((a, b) => a.name.localeCompare(b.name))) {
     const relPath = rel ? `${rel}/${e.name}` : e.name;
+    // Python leaves byte code beside a plugin that something imported in place (ansible-doc, an editor): not ours.
+    if (e.isDirectory() && e.name === '__pycache__') continue;
     if (e.isDirectory()) out.push(...(await walk(dir, relPath)));
     else if (e.isFile()) out.push(relPath);
   }
