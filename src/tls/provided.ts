@@ -4,9 +4,15 @@
  * reload, mid-deploy), and every worker refuses a certificate that does not chain to the CA it is given, that
  * does not name the API's host, or that has expired.
  */
-import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
+import type { KeyObject, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
+
+// node:crypto is loaded when an inventory has TLS files to check, not by every `validate` (about a tenth of its
+// start-up). A synchronous require, as the cluster checks are synchronous.
+const requireBuiltin = createRequire(import.meta.url);
+const crypto = (): typeof import('node:crypto') => requireBuiltin('node:crypto') as typeof import('node:crypto');
 
 export type ProvidedTlsKey = 'cert_file' | 'key_file' | 'ca_file';
 
@@ -19,7 +25,7 @@ const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE
 
 /** Every certificate of a PEM file, in order (a full chain holds the server's first, then its intermediates). */
 function certificatesOf(file: string): X509Certificate[] {
-  return (readFileSync(file, 'latin1').match(PEM_CERTIFICATE) ?? []).map((pem) => new X509Certificate(pem));
+  return (readFileSync(file, 'latin1').match(PEM_CERTIFICATE) ?? []).map((pem) => new (crypto().X509Certificate)(pem));
 }
 
 /** The host of a URL as a certificate names it: an IPv6 address without its brackets. Throws on a malformed URL. */
@@ -53,7 +59,7 @@ export function checkProvidedTls(files: Record<ProvidedTlsKey, string>, host: st
   const leaf = chain[0] as X509Certificate;
 
   try {
-    key = createPrivateKey(readFileSync(files.key_file));
+    key = crypto().createPrivateKey(readFileSync(files.key_file));
     if (!leaf.checkPrivateKey(key)) {
       problems.push({ key: 'key_file', message: `is not the private key of cert_file (${leaf.subject.replace(/\n/g, ', ')}): nginx would refuse the pair; give the key the certificate was issued for` });
     }
