@@ -18,6 +18,8 @@ description:
   - Writes are atomic (a temporary file in the same directory, renamed over the path).
   - Optionally makes sure a system group and user exist first, and lists paths matching glob patterns as they were
     before any change (RV(found)).
+  - Optionally tells which of a list of Debian packages are not installed (RV(packages_missing)), reading dpkg's
+    status only, so that the apt task after it runs only when there is something to install.
   - Its action plugin renders C(template) entries on the controller (the template lookup, with the entry's
     C(vars)), so a task gives templates as the template module does. An entry with C(secret) gets its content as
     O(paths[].secret_content). An entry with C(each) stands for one path per element of a list (see the action
@@ -37,6 +39,13 @@ options:
     description: Glob patterns; the paths they matched before this task changed anything are returned in RV(found).
     type: list
     elements: path
+    default: []
+  packages:
+    description:
+      - Debian package names to look up in dpkg's status (read only; nothing is installed).
+      - A name with a version or a wildcard (C(=), C(*), C(?)) is always reported missing, for apt to decide.
+    type: list
+    elements: str
     default: []
   paths:
     description: The paths, converged in order.
@@ -76,6 +85,11 @@ found:
 account_changed:
   description: Whether the system group or user was created or corrected.
   type: bool
+  returned: always
+packages_missing:
+  description: The names of O(packages) that dpkg does not list as installed, in their order.
+  type: list
+  elements: str
   returned: always
 """
 
@@ -137,6 +151,21 @@ def _ensure_account(module, account, check):
             if rc != 0:
                 module.fail_json(msg="%s failed: %s" % (argv[0], (err or out).strip()), rc=rc)
     return commands
+
+
+def _missing_packages(module, names):
+    """The names dpkg does not list as installed (status "?i"); all of them when dpkg-query cannot tell."""
+    plain = [n for n in names if not any(c in n for c in "=*?")]
+    installed = set()
+    if plain:
+        # Exit 1 with names it does not know is expected: the known ones are still printed.
+        rc, out, _err = module.run_command(["dpkg-query", "-W", "-f", "${binary:Package}\t${Package}\t${db:Status-Abbrev}\n", "--"] + plain)
+        if rc in (0, 1):
+            for line in out.splitlines():
+                fields = line.split("\t")
+                if len(fields) == 3 and fields[2][1:2] == "i":
+                    installed.update(fields[:2])
+    return [n for n in names if n not in installed]
 
 
 def _ids(module, item, check):
@@ -282,6 +311,7 @@ def main():
                 shell=dict(type="path", default="/usr/sbin/nologin"),
             )),
             find=dict(type="list", elements="path", default=[]),
+            packages=dict(type="list", elements="str", default=[]),
             paths=dict(type="list", elements="dict", options=path_spec, default=[]),
         ),
         supports_check_mode=True,
@@ -309,6 +339,7 @@ def main():
         results=results,
         found=found,
         account_changed=bool(account_commands),
+        packages_missing=_missing_packages(module, module.params["packages"]),
         diff=diffs,
     )
 

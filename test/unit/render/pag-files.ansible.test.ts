@@ -34,7 +34,12 @@ async function playbook(vars: Record<string, unknown>, ...args: string[]): Promi
 }
 
 /** The registered result, printed by the play's last task as JSON between markers. */
-function registered(stdout: string): { changed: boolean; results: Array<{ path: string; changed: boolean; label: unknown }>; found: string[] } {
+function registered(stdout: string): {
+  changed: boolean;
+  results: Array<{ path: string; changed: boolean; label: unknown }>;
+  found: string[];
+  packages_missing: string[];
+} {
   const m = /PAGRESULT(.*)PAGRESULT/s.exec(stdout);
   if (!m) throw new Error(`no result in:\n${stdout}`);
   return JSON.parse(m[1]!.replace(/\\"/g, '"'));
@@ -59,6 +64,7 @@ beforeAll(async () => {
       '    - name: Converge',
       '      pag_files:',
       '        find: ["{{ out }}/*.env"]',
+      '        packages: "{{ packages | default([]) }}"',
       '        paths:',
       '          - {path: "{{ out }}", state: directory, owner: "{{ owner }}", group: "{{ grp }}", mode: "0750"}',
       '          - {path: "{{ out }}/plain.conf", template: plain.j2, owner: "{{ owner }}", group: "{{ grp }}", mode: "0644"}',
@@ -75,7 +81,7 @@ beforeAll(async () => {
       '      register: converged',
       '    - name: Print the result',
       '      ansible.builtin.debug:',
-      '        msg: "PAGRESULT{{ {\'changed\': converged.changed, \'results\': converged.results, \'found\': converged.found} | to_json }}PAGRESULT"',
+      '        msg: "PAGRESULT{{ {\'changed\': converged.changed, \'results\': converged.results, \'found\': converged.found, \'packages_missing\': converged.packages_missing} | to_json }}PAGRESULT"',
       '',
     ].join('\n'),
   );
@@ -156,4 +162,15 @@ it('refuses an each field that would name a path outside the directory, and writ
   expect(r.code).not.toBe(0);
   expect(r.stdout).toMatch(/unit '\.\.\/escape' is not a plain file name/);
   await expect(fs.stat(path.join(dir, 'escape.env'))).rejects.toThrow();
+}, 120_000);
+
+it("names the packages dpkg does not list as installed, also in check mode, and leaves versions and wildcards to apt", async () => {
+  const packages = ['bash', 'pag-no-such-package', 'coreutils', 'bash=0.0-1', 'python3*'];
+  for (const args of [[], ['--check']]) {
+    const r = await playbook({ ...base(), packages }, ...args);
+    expect(r.code).toBe(0);
+    expect(registered(r.stdout).packages_missing).toEqual(['pag-no-such-package', 'bash=0.0-1', 'python3*']);
+  }
+  const none = await playbook({ ...base(), packages: ['bash'] });
+  expect(registered(none.stdout).packages_missing).toEqual([]);
 }, 120_000);
