@@ -9,8 +9,8 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
 
-// node:crypto is loaded when an inventory has TLS files to check, not by every `validate` (about a tenth of its
-// start-up). A synchronous require, as the cluster checks are synchronous.
+// node:crypto (some fifteen of Node's internal modules) is loaded when an inventory has TLS files to check, not by
+// every `validate`. A synchronous require, as the cluster checks are synchronous.
 const requireBuiltin = createRequire(import.meta.url);
 const crypto = (): typeof import('node:crypto') => requireBuiltin('node:crypto') as typeof import('node:crypto');
 
