@@ -219,15 +219,23 @@ export function pag(cluster: Cluster, args: string[], cwd: string, timeoutMs = 9
   });
 }
 
-/** Each failed or unreachable task of Ansible's output, after the TASK line it belongs to. */
-export function failedTasks(stdout: string): string[] {
-  const found: string[] = [];
+/** The lines of Ansible's output that pass `test`, each with the name of the TASK it belongs to. */
+function linesByTask(stdout: string, test: RegExp): Array<{ task: string; line: string }> {
+  const out: Array<{ task: string; line: string }> = [];
   let task = '';
   for (const line of stdout.split('\n')) {
-    if (line.startsWith('TASK [')) task = line.replace(/\s*\*+$/, '');
-    else if (/^(fatal|failed): |^\S+ \| (FAILED|UNREACHABLE)|UNREACHABLE!/.test(line)) found.push(`${task}\n  ${line.slice(0, 1500)}`);
+    const t = /^TASK \[(.*)\]/.exec(line);
+    if (t) task = t[1] as string;
+    else if (test.test(line)) out.push({ task, line });
   }
-  return found;
+  return out;
+}
+
+/** Each failed or unreachable task of Ansible's output, after the TASK line it belongs to. */
+export function failedTasks(stdout: string): string[] {
+  return linesByTask(stdout, /^(fatal|failed): |^\S+ \| (FAILED|UNREACHABLE)|UNREACHABLE!/).map(
+    ({ task, line }) => `TASK [${task}]\n  ${line.slice(0, 1500)}`,
+  );
 }
 
 /**
@@ -251,14 +259,7 @@ export function totalChanged(r: PagResult): number {
 
 /** Tasks reported changed, from Ansible's default output, to say what broke idempotence. */
 export function changedTasks(stdout: string): string[] {
-  const out: string[] = [];
-  let task = '';
-  for (const line of stdout.split('\n')) {
-    const t = /^TASK \[(.*)\]/.exec(line);
-    if (t) task = t[1] as string;
-    if (/^changed: /.test(line)) out.push(`${task}: ${line}`);
-  }
-  return out;
+  return linesByTask(stdout, /^changed: /).map(({ task, line }) => `${task}: ${line}`);
 }
 
 export interface ApiResponse<T = unknown> {
