@@ -142,6 +142,20 @@ describe(`examples/flint.yml on real Prefect ${REAL_PREFECT_VERSION}: 12 API pro
       throw new Error(`prefect-server has ${children} child processes, not 12; its journal ends:\n${journal.stdout}`);
     }
     expect(children).toBeGreaterThanOrEqual(12);
+    // The UI's files were copied once, before the API processes started: none of the twelve died copying them over
+    // one another (multiprocessing prints "Process SpawnProcess-N:" over a child's traceback), and the copy is whole.
+    expect((await sh(SERVER, 'systemctl show -p ExecStartPre --value prefect-server')).stdout).toMatch(
+      /argv\[\]=\/opt\/prefect\/current\/bin\/python \/opt\/prefect\/bin\/pag-prefect-ui-files\.py ;/,
+    );
+    expect((await sh(SERVER, 'journalctl -u prefect-server --no-pager -o cat | grep -c "^Process SpawnProcess" || true')).stdout.trim()).toBe('0');
+    const uiFiles = await cluster.exec(SERVER, [
+      'bash',
+      '-c',
+      'src="$(/opt/prefect/current/bin/python -c "import prefect; print(prefect.__ui_static_path__)")"; ' +
+        'diff <(cd "$src" && find . -type f | sort) <(cd /var/lib/prefect/ui && find . -type f ! -name UI_SERVE_BASE | sort) && echo same',
+    ]);
+    expect(uiFiles.stdout.trim()).toBe('same');
+    expect((await sh(SERVER, 'cat /var/lib/prefect/ui/UI_SERVE_BASE')).stdout).toBe(`${REAL_PREFECT_VERSION}:/`);
   });
 
   it('Redis listens on loopback only, wants its password, and keeps it out of reach', async () => {
@@ -189,6 +203,7 @@ describe(`examples/flint.yml on real Prefect ${REAL_PREFECT_VERSION}: 12 API pro
     await writeFile(file, YAML.stringify(doc, { lineWidth: 0 }));
     expectSuccess(await cli('run', '--tags', 'prefect-server'));
     expect(await execStart('prefect-server')).toMatch(/argv\[\]=\/opt\/prefect\/current\/bin\/prefect server start ;/);
+    expect((await sh(SERVER, 'systemctl show -p ExecStartPre --value prefect-server')).stdout.trim()).toBe('');
     expect((await sh(SERVER, 'systemctl is-active prefect-server')).stdout.trim()).toBe('active');
     expect((await sh(SERVER, 'systemctl list-unit-files prefect-server-services.service --no-legend | wc -l')).stdout.trim()).toBe('0');
     expect((await sh(SERVER, 'pgrep -f "[p]refect server services start" || true')).stdout.trim()).toBe('');
