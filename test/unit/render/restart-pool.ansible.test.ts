@@ -3,9 +3,10 @@
  * ansible-playbook on the controller against a stand-in for Prefect's REST API on loopback. The stand-in is a test
  * double with injected faults: it answers the few endpoints the turn calls as Prefect 3 does (paths, methods, status
  * codes, basic auth), and fails chosen requests with HTTP 500, as a busy server on SQLite does ("database is
- * locked"). What is checked: a transient failure neither ends the turn nor leaves the pool paused; a resume that keeps
- * failing stops the run with a message that says the pool is paused and how to resume it; a pool the operator paused
- * is neither paused nor resumed; and the API's password is never printed.
+ * locked"). What is checked: a transient failure (of a pause, a resume or the count of runs in flight) neither ends
+ * the turn, nor passes for "no runs in flight", nor leaves the pool paused; a resume that keeps failing stops the run
+ * with a message that says the pool is paused and how to resume it; runs that outlast the drain stop it with their
+ * count; a pool the operator paused is neither paused nor resumed; and the API's password is never printed.
  */
 import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
@@ -25,13 +26,16 @@ interface Api {
   /** How many of the next pause (is_paused: true) and resume (false) requests fail with HTTP 500. */
   failPauses: number;
   failResumes: number;
+  /** How many of the next counts of flow runs in flight fail with HTTP 500, and the count the others answer. */
+  failCounts: number;
+  inFlight: number;
   log: string[];
 }
 
 let dir: string;
 let server: http.Server;
 let port: number;
-const api: Api = { paused: false, failPauses: 0, failResumes: 0, log: [] };
+const api: Api = { paused: false, failPauses: 0, failResumes: 0, failCounts: 0, inFlight: 0, log: [] };
 
 function startApi(): Promise<void> {
   server = http.createServer((req, res) => {
@@ -56,7 +60,14 @@ function startApi(): Promise<void> {
         return send(204);
       }
       if (req.method === 'GET' && url === '/api/work_pools/cpu-pool') return send(200, { name: 'cpu-pool', is_paused: api.paused });
-      if (req.method === 'POST' && url === '/api/flow_runs/count') return send(200, 0);
+      if (req.method === 'POST' && url === '/api/flow_runs/count') {
+        api.log.push(`count${api.failCounts > 0 ? ' -> 500' : ` = ${api.inFlight}`}`);
+        if (api.failCounts > 0) {
+          api.failCounts--;
+          return send(500, { exception_message: 'Internal Server Error' });
+        }
+        return send(200, api.inFlight);
+      }
       if (req.method === 'POST' && url === '/api/work_pools/cpu-pool/workers/filter') return send(200, []);
       return send(404, { detail: 'Not Found' });
     });
@@ -120,7 +131,7 @@ afterAll(async () => {
   await fs.rm(dir, { recursive: true, force: true });
 });
 
-beforeEach(() => Object.assign(api, { paused: false, failPauses: 0, failResumes: 0, log: [] }));
+beforeEach(() => Object.assign(api, { paused: false, failPauses: 0, failResumes: 0, failCounts: 0, inFlight: 0, log: [] }));
 
 // The turn's own retry delay, shortened here; the roll's real delay is a few seconds.
 const fast = ['-e', 'prefect_worker_roll_api_delay=0'];
@@ -129,7 +140,7 @@ test('a pause and a resume that fail for a moment are tried again: the turn succ
   Object.assign(api, { failPauses: 1, failResumes: 2 });
   const r = await turn(...fast);
   expect(r.code).toBe(0);
-  expect(api.log).toEqual(['PATCH is_paused=true -> 500', 'PATCH is_paused=true', 'PATCH is_paused=false -> 500', 'PATCH is_paused=false -> 500', 'PATCH is_paused=false']);
+  expect(api.log).toEqual(['PATCH is_paused=true -> 500', 'PATCH is_paused=true', 'count = 0', 'PATCH is_paused=false -> 500', 'PATCH is_paused=false -> 500', 'PATCH is_paused=false']);
   expect(api.paused).toBe(false);
   expect(r.stdout).not.toContain(PASSWORD);
 }, 120_000);
@@ -148,6 +159,33 @@ test('a pool the operator paused is neither paused nor resumed by the turn', asy
   api.paused = true;
   const r = await turn(...fast);
   expect(r.code).toBe(0);
-  expect(api.log).toEqual([]);
+  expect(api.log.filter((l) => l.startsWith('PATCH'))).toEqual([]);
   expect(api.paused).toBe(true);
+}, 120_000);
+
+test('a count of the runs in flight that fails for a moment is asked again, not read as none: the turn succeeds', async () => {
+  // The 500's body is a JSON object, which Jinja's int filter reads as 0; an answer must be a 200 to end the wait.
+  Object.assign(api, { failCounts: 2 });
+  const r = await turn(...fast);
+  expect(r.code).toBe(0);
+  expect(api.log).toEqual(['PATCH is_paused=true', 'count -> 500', 'count -> 500', 'count = 0', 'PATCH is_paused=false']);
+  expect(api.paused).toBe(false);
+}, 120_000);
+
+test('runs still in flight after the drain timeout stop the run with their count, and the pool is resumed', async () => {
+  Object.assign(api, { inFlight: 1 });
+  const r = await turn(...fast, '-e', 'prefect_worker_roll_drain_timeout=2');
+  expect(r.code).toBe(2);
+  expect(r.stdout).toMatch(/Work pool cpu-pool still has 1 flow run\(s\) in flight after 2 s, so its workers were not restarted/);
+  expect(api.log.at(-1)).toBe('PATCH is_paused=false');
+  expect(api.paused).toBe(false);
+}, 120_000);
+
+test('a count the API keeps refusing says so instead of a number, and the pool is resumed', async () => {
+  Object.assign(api, { failCounts: 1000 });
+  const r = await turn(...fast, '-e', 'prefect_worker_roll_drain_timeout=2');
+  expect(r.code).toBe(2);
+  expect(r.stdout).toMatch(/Work pool cpu-pool still has flow runs the API did not count \(last answer: HTTP 500\) in flight after 2 s/);
+  expect(api.paused).toBe(false);
+  expect(r.stdout).not.toContain(PASSWORD);
 }, 120_000);
