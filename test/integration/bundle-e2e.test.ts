@@ -124,7 +124,7 @@ maybe('validate, run the server (PostgreSQL from the bundle) and the worker, fro
   await waitFor('the worker to be ONLINE', async () => {
     const r = await api<{ status: string }[]>(baseUrl, 'POST', '/work_pools/cpu-pool/workers/filter', {});
     return r.body.some?.((w) => w.status === 'ONLINE');
-  }, 120_000, 2_000);
+  }, 240_000, 2_000);
   // The repository archive is copied and unpacked once: a second run changes nothing.
   const again = await onCtl('pag-ansible run -i inventory.yml -s secrets.yml');
   expect(again.code).toBe(0);

@@ -11,6 +11,7 @@
  * each other, as an operator would.
  */
 import { jest } from '@jest/globals';
+import { randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
@@ -53,13 +54,29 @@ export interface RealPrefectOptions {
 const CPU_LIMIT = 3;
 const GPU_LIMIT = 2;
 
-/** Flows of the suite: `my_workflow` records where it ran; `sleepy` holds a slot of the pool for a while. */
+/**
+ * Flows of the suite: `my_workflow` records where it ran; `sleepy` holds a slot of the pool for a while, or, given
+ * `until_file`, until the test creates that file on the worker (at most `seconds`): a clock would race a slow run.
+ */
 async function writeSleepyFlow(dir: string): Promise<string> {
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
   await writeFile(
     path.join(dir, 'main.py'),
-    ['import time', 'from prefect import flow', '', '', '@flow', 'def sleepy(seconds: float = 6.0) -> float:', '    time.sleep(seconds)', '    return seconds', ''].join('\n'),
+    [
+      'import os',
+      'import time',
+      'from prefect import flow',
+      '',
+      '',
+      '@flow',
+      'def sleepy(seconds: float = 6.0, until_file: str = "") -> float:',
+      '    deadline = time.monotonic() + seconds',
+      '    while time.monotonic() < deadline and not (until_file and os.path.exists(until_file)):',
+      '        time.sleep(0.5)',
+      '    return seconds',
+      '',
+    ].join('\n'),
   );
   return dir;
 }
@@ -105,8 +122,13 @@ export function describeRealPrefectCluster(o: RealPrefectOptions): void {
   async function runDeployment(flowName: string, deployment: string, parameters?: Record<string, unknown>): Promise<string> {
     const d = await api<{ id: string }>(baseUrl, 'GET', `/deployments/name/${flowName}/${deployment}`);
     expect(d.status).toBe(200);
-    const created = await api<{ id: string }>(baseUrl, 'POST', `/deployments/${d.body.id}/create_flow_run`, parameters ? { parameters } : {});
-    expect(created.status).toBe(201);
+    // The key makes the POST safe for api() to repeat: Prefect returns the run it made for the key (200, not 201),
+    // not a second one.
+    const created = await api<{ id: string }>(baseUrl, 'POST', `/deployments/${d.body.id}/create_flow_run`, {
+      idempotency_key: randomUUID(),
+      ...(parameters && { parameters }),
+    });
+    expect([200, 201]).toContain(created.status);
     return created.body.id;
   }
 
@@ -189,12 +211,12 @@ export function describeRealPrefectCluster(o: RealPrefectOptions): void {
         const ws = await api<{ name: string; status: string }[]>(baseUrl, 'POST', '/work_pools/cpu-pool/workers/filter', {});
         const online = ws.body.filter((w) => w.status === 'ONLINE').map((w) => w.name).sort();
         return JSON.stringify(online) === JSON.stringify(expected);
-      }, 120_000);
+      }, 240_000);
       if (w2) {
         await waitFor('gpu-pool worker ONLINE', async () => {
           const ws = await api<{ name: string; status: string }[]>(baseUrl, 'POST', '/work_pools/gpu-pool/workers/filter', {});
           return ws.body.some((w) => w.name === `${w2}-gpu-pool` && w.status === 'ONLINE');
-        }, 120_000);
+        }, 240_000);
         const pid = (await sh(w2, 'systemctl show -p MainPID --value prefect-worker-gpu-pool')).stdout.trim();
         expect((await sh(w2, `tr '\\0' '\\n' < /proc/${pid}/environ`)).stdout).toMatch(/^CUDA_VISIBLE_DEVICES=0,1$/m);
         for (const id of [0, 1]) expect((await api<{ limit: number }>(baseUrl, 'GET', `/v2/concurrency_limits/gpu-${w2}-${id}`)).body.limit).toBe(1);
@@ -241,8 +263,8 @@ export function describeRealPrefectCluster(o: RealPrefectOptions): void {
       const cpuPids = async () => Promise.all(o.workers.map((h) => mainPid(h, 'prefect-worker-cpu-pool')));
       const marks = async (host: string) => (await sh(host, 'ls /etc/prefect | grep restart-pending || true')).stdout.trim();
       const isPaused = async (pool: string) => (await api<{ is_paused: boolean }>(baseUrl, 'GET', `/work_pools/${pool}`)).body.is_paused;
-      async function startRunning(seconds: number): Promise<string> {
-        const id = await runDeployment('sleepy', 'sleepy', { seconds });
+      async function startRunning(seconds: number, untilFile?: string): Promise<string> {
+        const id = await runDeployment('sleepy', 'sleepy', untilFile ? { seconds, until_file: untilFile } : { seconds });
         await waitFor(`flow run ${id} RUNNING`, async () => (await api<FlowRun>(baseUrl, 'GET', `/flow_runs/${id}`)).body.state_type === 'RUNNING', 120_000, 500);
         return id;
       }
@@ -282,9 +304,14 @@ export function describeRealPrefectCluster(o: RealPrefectOptions): void {
 
       it('a run that outlasts drain_timeout stops the deploy with the pool resumed and the restart owed; the next run restarts, and a paused pool stays paused', async () => {
         const before = await cpuPids();
-        const id = await startRunning(45);
+        // Held until the deploy is over, however long it takes to reach the drain (/run: outside the worker unit's
+        // private /tmp).
+        const release = '/run/pag-test-release-drain';
+        const id = await startRunning(900, release);
         await changeCpuPool({ env: { ...FAST_WORKER_ENV, PAG_ROLL: '2' }, drain_timeout: 5 });
         const r = await run('--tags', 'prefect-worker');
+        // The deploy is over: the run has done its part.
+        for (const h of o.workers) await sh(h, `touch ${release}`);
         expect(r.code).toBe(2);
         expect(r.stdout).toMatch(/Work pool cpu-pool still has 1 flow run\(s\) in flight after 5 s, so its workers were not restarted/);
         expect(await cpuPids()).toEqual(before);
@@ -338,7 +365,7 @@ export function describeRealPrefectCluster(o: RealPrefectOptions): void {
         const cpu = (await workersOf('cpu-pool')).filter((w) => w.status === 'ONLINE').length === o.workers.length;
         const gpu = !w2 || (await workersOf('gpu-pool')).some((w) => w.name === `${w2}-gpu-pool` && w.status === 'ONLINE');
         return cpu && gpu;
-      }, 90_000);
+      }, 240_000);
       const text = await timed('status', cli('status'));
       expect(`${text.code}\n${text.stdout}${text.stderr}`).toMatch(/^0\n/);
       expect(text.stdout).toMatch(new RegExp(`ready: +yes, Prefect ${REAL_PREFECT_VERSION.replace(/\./g, '\\.')}`));
@@ -368,7 +395,7 @@ export function describeRealPrefectCluster(o: RealPrefectOptions): void {
         } finally {
           await sh(w1, 'systemctl start prefect-worker-cpu-pool');
         }
-        await waitFor('the worker ONLINE again', async () => (await workersOf('cpu-pool')).find((w) => w.name === `${w1}-cpu-pool`)?.status === 'ONLINE', 90_000, 2_000);
+        await waitFor('the worker ONLINE again', async () => (await workersOf('cpu-pool')).find((w) => w.name === `${w1}-cpu-pool`)?.status === 'ONLINE', 240_000, 2_000);
       });
     }
 

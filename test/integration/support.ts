@@ -272,12 +272,22 @@ export async function api<T = unknown>(baseUrl: string, method: string, p: strin
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (auth !== null) headers.authorization = `Basic ${Buffer.from(auth).toString('base64')}`;
   // Like Prefect's own client, retry what the server answers when it is busy: a SQLite server under concurrent
-  // writes answers 503 while the database is locked.
-  let res: Response;
+  // writes answers 503 while the database is locked. A request that is safe to repeat (a read, a PATCH, a POST that
+  // only reads or carries an idempotency key) is also repeated after a 5xx or a dropped connection: a busy server
+  // answers 500 ("database is locked") now and then, and uvicorn's supervisor kills an API process that misses
+  // its health check, with its requests.
+  const repeatable =
+    method !== 'POST' || /\/(filter|count)$/.test(p) || (typeof body === 'object' && body !== null && 'idempotency_key' in body);
+  let res: Response | undefined;
   for (let attempt = 1; ; attempt++) {
-    res = await fetch(`${baseUrl}${p}`, { method, headers, ...(body !== undefined && { body: JSON.stringify(body) }), signal: AbortSignal.timeout(30_000) });
-    if (![429, 503].includes(res.status) || attempt === 6) break;
-    await res.text();
+    try {
+      res = await fetch(`${baseUrl}${p}`, { method, headers, ...(body !== undefined && { body: JSON.stringify(body) }), signal: AbortSignal.timeout(30_000) });
+      const busy = [429, 503].includes(res.status) || (repeatable && res.status >= 500);
+      if (!busy || attempt === 6) break;
+      await res.text();
+    } catch (e) {
+      if (!repeatable || attempt === 6) throw e;
+    }
     await new Promise((r) => setTimeout(r, 1_000 * attempt));
   }
   const text = await res.text();
