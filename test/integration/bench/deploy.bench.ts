@@ -4,9 +4,14 @@
  * shared wheelhouse, SQLite). Prints the wall times and the tasks each host executed on the re-run, counted from
  * the recap (ok + failed; Ansible's ok includes changed), beside issue #13's targets:
  *   re-run: at most 10 tasks on the server host and 8 on each worker host; 8 workers at most 1.3x the wall of 2.
+ * It also prints where the re-run's CPU went: the controller's (this CLI, ansible-playbook and its forks, read as
+ * this process's reaped children's time) and the whole machine's, which here runs the booted hosts too, against the
+ * cores x wall available: a re-run that uses all of it is bound by this machine's CPU, not by waiting.
  * BENCH_WORKER_COUNTS=2 (comma-separated) measures only those sizes.
  */
 import { jest } from '@jest/globals';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -27,6 +32,24 @@ interface Row {
   rerunChanged: number;
   serverTasks: number;
   workerTasks: number[];
+  rerunControllerCpu: number;
+  rerunMachineCpu: number;
+}
+
+const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+
+/** CPU seconds of this process's children that have been waited for (user + system; proc(5) fields 16 and 17). */
+function reapedChildrenCpu(): number {
+  const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ');
+  // After "pid (comm) ", field 3 (state) is index 0: cutime (16) and cstime (17) are indexes 13 and 14.
+  return (Number(fields[13]) + Number(fields[14])) / CLOCK_TICKS;
+}
+
+/** CPU seconds the whole machine has spent busy (every core; /proc/stat, idle and iowait excluded). */
+function machineBusyCpu(): number {
+  const [, ...ticks] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/);
+  const [user, nice, system, , , irq, softirq, steal] = ticks.map(Number) as number[];
+  return (user! + nice! + system! + irq! + softirq! + steal!) / CLOCK_TICKS;
 }
 
 /** Tasks a host executed, from pag-ansible's recap: ok (which counts changed) + failed. */
@@ -48,11 +71,13 @@ async function measure(workers: number): Promise<Row> {
     expectSuccess(await pag(cluster, args, work));
     const first = (Date.now() - t0) / 1000;
     t0 = Date.now();
+    const [controller0, machine0] = [reapedChildrenCpu(), machineBusyCpu()];
     const r = expectSuccess(await pag(cluster, args, work));
     const rerun = (Date.now() - t0) / 1000;
+    const [rerunControllerCpu, rerunMachineCpu] = [reapedChildrenCpu() - controller0, machineBusyCpu() - machine0];
     // The re-run's output, for a look at which tasks ran (PAG_BENCH_RERUN_LOG=DIR).
     if (process.env.PAG_BENCH_RERUN_LOG) await writeFile(path.join(process.env.PAG_BENCH_RERUN_LOG, `rerun-${workers}.log`), `${r.stdout}\n${r.stderr}`);
-    return { workers, first, rerun, rerunChanged: totalChanged(r), serverTasks: executed(r, SERVER), workerTasks: names.map((n) => executed(r, n)) };
+    return { workers, first, rerun, rerunChanged: totalChanged(r), serverTasks: executed(r, SERVER), workerTasks: names.map((n) => executed(r, n)), rerunControllerCpu, rerunMachineCpu };
   } finally {
     await cluster.destroy();
     await rm(work, { recursive: true, force: true });
@@ -81,6 +106,20 @@ it('measures deploy and re-run on real Prefect', async () => {
   if (two && eight) {
     const ratio = eight.rerun / two.rerun;
     lines.push('', `Re-run wall, 8 workers vs 2: ${ratio.toFixed(2)}x (target <= ${SCALE_TARGET}x) ${verdict(ratio <= SCALE_TARGET)}; first deploy ${(eight.first / two.first).toFixed(2)}x`);
+  }
+  const cores = os.cpus().length;
+  lines.push(
+    '',
+    `| re-run CPU | controller (CLI, ansible-playbook, its forks) | whole machine (controller and booted hosts) | available (${cores} cores x wall) |`,
+    '| --- | --- | --- | --- |',
+    ...rows.map(
+      (r) =>
+        `| server + ${r.workers} workers | ${r.rerunControllerCpu.toFixed(1)} s | ${r.rerunMachineCpu.toFixed(1)} s | ${(cores * r.rerun).toFixed(1)} s |`,
+    ),
+  );
+  if (two && eight) {
+    const perWorker = (eight.rerunControllerCpu - two.rerunControllerCpu) / 6;
+    lines.push('', `Controller CPU per added worker host on a re-run: ${perWorker.toFixed(2)} s`);
   }
   const out = process.env.PAG_BENCH_OUT;
   if (out) await writeFile(out, `${lines.join('\n')}\n`);
