@@ -40,8 +40,10 @@ const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf
 
 /** CPU seconds of this process's children that have been waited for (user + system; proc(5) fields 16 and 17). */
 function reapedChildrenCpu(): number {
-  const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ');
-  // After "pid (comm) ", field 3 (state) is index 0: cutime (16) and cstime (17) are indexes 13 and 14.
+  // comm may hold spaces and ')': the fields start after the last ')'. Field 3 (state) is then index 0, so cutime (16)
+  // and cstime (17) are indexes 13 and 14.
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[13]) + Number(fields[14])) / CLOCK_TICKS;
 }
 
@@ -118,7 +120,7 @@ it('measures deploy and re-run on real Prefect', async () => {
     ),
   );
   if (two && eight) {
-    const perWorker = (eight.rerunControllerCpu - two.rerunControllerCpu) / 6;
+    const perWorker = (eight.rerunControllerCpu - two.rerunControllerCpu) / (eight.workers - two.workers);
     lines.push('', `Controller CPU per added worker host on a re-run: ${perWorker.toFixed(2)} s`);
   }
   const out = process.env.PAG_BENCH_OUT;
