@@ -297,6 +297,26 @@ describe('scenario 4: joining a worker', () => {
     expect((await hostExec(W3, 'test -x /opt/prefect/flows/my_workflow/env/bin/python && grep -q v2 /opt/prefect/flows/my_workflow/code/main.py')).code).toBe(0);
     expect((await hostExec(W3, 'test -e /opt/prefect/flows/gpu_flow')).code).not.toBe(0);
   });
+
+  it('a pool taken off a host stops and removes that worker only; the host keeps serving its other pools', async () => {
+    const workerFiles = async () =>
+      (await hostExec(W3, 'ls /etc/systemd/system /etc/prefect | grep "^prefect-worker-" | sort')).stdout.split('\n').filter(Boolean);
+    spec.workers[W3] = { pools: ['cpu-pool', 'gpu-pool'], gpuIds: [0] };
+    await writeInventory();
+    expectSuccess(await run('--tags', 'prefect-worker', '--limit', W3));
+    expect((await hostExec(W3, 'systemctl is-active prefect-worker-gpu-pool')).stdout.trim()).toBe('active');
+    expect((await api<{ limit: number }>(baseUrl, 'GET', `/v2/concurrency_limits/gpu-${W3}-0`)).body.limit).toBe(1);
+    const cpuPid = (await hostExec(W3, 'systemctl show -p MainPID --value prefect-worker-cpu-pool')).stdout.trim();
+
+    spec.workers[W3] = { pools: ['cpu-pool'] };
+    await writeInventory();
+    const r = expectSuccess(await run('--tags', 'prefect-worker', '--limit', W3));
+    expect(r.recap[W3]!.changed).toBeGreaterThan(0);
+    expect(await workerFiles()).toEqual(['prefect-worker-cpu-pool.env', 'prefect-worker-cpu-pool.service']);
+    expect((await hostExec(W3, 'systemctl is-active prefect-worker-gpu-pool')).stdout.trim()).not.toBe('active');
+    expect((await hostExec(W3, 'systemctl show -p MainPID --value prefect-worker-cpu-pool')).stdout.trim()).toBe(cpuPid);
+    expect(expectSuccess(await run('--tags', 'prefect-worker', '--limit', W3)).recap[W3]!.changed).toBe(0);
+  });
 });
 
 describe('scenario 6: faults', () => {
