@@ -22,7 +22,8 @@ import {
   type Tags,
 } from 'yaml';
 import type { Diagnostic } from './diagnostics.js';
-import { VaultText, YamlNumber, constructBool, constructFloat, constructInt, constructTimestamp, describeResolved, resolvePlain, type PlainKind } from './yaml11.js';
+import { readSimpleYaml } from './yaml-simple.js';
+import { VaultText, constructPlain, describeResolved, resolvePlain, type PlainKind } from './yaml11.js';
 
 /** The `!unsafe` tag only tells Ansible not to template a value; for us the value is the plain string/collection. */
 const unsafeScalar: ScalarTag = { tag: '!unsafe', resolve: (text) => text };
@@ -35,26 +36,6 @@ const VAULT_TAG = '!vault';
 
 const INT = 'tag:yaml.org,2002:int';
 const FLOAT = 'tag:yaml.org,2002:float';
-
-/** Integers that JS numbers hold exactly stay numbers; larger ones keep their digits in a YamlNumber. */
-function intValue(text: string, onError: (message: string) => void): unknown {
-  const value = constructInt(text);
-  if (value === undefined) {
-    onError(`${JSON.stringify(text)} looks like an integer to YAML 1.1 but is not a valid one (Ansible cannot read it); put it in quotes`);
-    return text;
-  }
-  const n = Number(value);
-  return Number.isSafeInteger(n) ? n : new YamlNumber('int', text, value);
-}
-
-function floatValue(text: string, onError: (message: string) => void): unknown {
-  const value = constructFloat(text);
-  if (value === undefined) {
-    onError(`${JSON.stringify(text)} is not a valid float (Ansible cannot read it); put it in quotes`);
-    return text;
-  }
-  return new YamlNumber('float', text, value);
-}
 
 /**
  * PyYAML's implicit resolvers (see yaml11.ts), replacing the library's YAML 1.1 schema, which differs from PyYAML
@@ -80,16 +61,10 @@ function pyYamlTags(libraryTags: Tags): Tags {
     resolve,
   });
   const explicit = (tag: string, resolve: ScalarTag['resolve']): ScalarTag => ({ tag, resolve });
-  const timestamp = (text: string, onError: (message: string) => void) => {
-    const date = constructTimestamp(text);
-    if (!date) onError(`${JSON.stringify(text)} looks like a date to YAML 1.1 but is not a valid one (Ansible cannot read it); put it in quotes`);
-    return date ?? text;
-  };
-  const bool = (text: string, onError: (message: string) => void) => {
-    const value = constructBool(text);
-    if (value === undefined) onError(`${JSON.stringify(text)} is not a YAML boolean`);
-    return value ?? text;
-  };
+  const timestamp = (text: string, onError: (message: string) => void) => constructPlain('timestamp', text, onError);
+  const bool = (text: string, onError: (message: string) => void) => constructPlain('bool', text, onError);
+  const intValue = (text: string, onError: (message: string) => void) => constructPlain('int', text, onError);
+  const floatValue = (text: string, onError: (message: string) => void) => constructPlain('float', text, onError);
   const unreadable = (text: string, onError: (message: string) => void) => {
     onError(`a plain ${text} is ${describeResolved(resolvePlain(text), text)} to YAML 1.1, which Ansible cannot read as a value; write ${JSON.stringify(text)}`);
     return text;
@@ -147,6 +122,28 @@ const START: Position = { line: 1, col: 1 };
 const MAX_SYNTAX_ERRORS = 5;
 
 export function parseYamlSource(text: string, displayPath: string): YamlSource {
+  // Most inventories are plain block YAML, which the simple reader takes in a fraction of the time. It has no
+  // positions: those come from the full reader, run only when a finding needs one (the file then had no syntax
+  // problem, so it reads the same).
+  const simple = readSimpleYaml(text);
+  if (simple) {
+    let full: YamlSource | undefined;
+    return {
+      displayPath,
+      data: simple.data,
+      diagnostics: [],
+      positionOf: (path, part) => (full ??= parseFully(text, displayPath)).positionOf(path, part),
+      // The simple reader refuses tags, so there is no inline vault value.
+      isVault: () => false,
+      vaultPaths: () => [],
+      plainTextOf: simple.plainTextOf,
+    };
+  }
+  return parseFully(text, displayPath);
+}
+
+/** The full reader: any YAML, with every problem as a diagnostic and every node's position. */
+export function parseFully(text: string, displayPath: string): YamlSource {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, {
     version: '1.1',

@@ -240,3 +240,42 @@ export function constructTimestamp(text: string): Date | undefined {
   date.setUTCFullYear(date.getUTCFullYear()); // years < 100 stay as written
   return date;
 }
+
+/**
+ * The value of a plain scalar of kind `kind` (resolvePlain) as Ansible reads it: integers that JS numbers hold
+ * exactly stay numbers, larger ones and every float keep their digits in a YamlNumber. A scalar Ansible cannot read
+ * (`0b_`, `2001-13-45`) is reported through `onError` and kept as its text. Shared by both YAML readers.
+ */
+export function constructPlain(kind: 'null' | 'bool' | 'int' | 'float' | 'timestamp', text: string, onError: (message: string) => void): unknown {
+  switch (kind) {
+    case 'null':
+      return null;
+    case 'bool': {
+      const value = constructBool(text);
+      if (value === undefined) onError(`${JSON.stringify(text)} is not a YAML boolean`);
+      return value ?? text;
+    }
+    case 'int': {
+      const value = constructInt(text);
+      if (value === undefined) {
+        onError(`${JSON.stringify(text)} looks like an integer to YAML 1.1 but is not a valid one (Ansible cannot read it); put it in quotes`);
+        return text;
+      }
+      const n = Number(value);
+      return Number.isSafeInteger(n) ? n : new YamlNumber('int', text, value);
+    }
+    case 'float': {
+      const value = constructFloat(text);
+      if (value === undefined) {
+        onError(`${JSON.stringify(text)} is not a valid float (Ansible cannot read it); put it in quotes`);
+        return text;
+      }
+      return new YamlNumber('float', text, value);
+    }
+    case 'timestamp': {
+      const date = constructTimestamp(text);
+      if (!date) onError(`${JSON.stringify(text)} looks like a date to YAML 1.1 but is not a valid one (Ansible cannot read it); put it in quotes`);
+      return date ?? text;
+    }
+  }
+}
