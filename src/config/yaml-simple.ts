@@ -10,7 +10,9 @@
  * two readers against each other on generated documents.
  */
 import { constructPlain, resolvePlain } from './yaml11.js';
-import type { PathSegment } from './yaml-source.js';
+
+/** A map key or a sequence index, as YamlSource's paths (declared here too: yaml-source.ts imports this file). */
+type PathSegment = string | number;
 
 export interface SimpleYaml {
   data: unknown;
