@@ -191,6 +191,17 @@ export function parseFully(text: string, displayPath: string): YamlSource {
         yamlProblemToDiagnostic({ code: 'DUPLICATE_KEY', message: '', pos: [offset, offset], linePos: [lineCounter.linePos(offset)] }, 'error', text, displayPath),
       );
     }
+    const separator = LINE_SEPARATOR.test(text) ? lineSeparatorInComment(doc, text) : undefined;
+    if (separator !== undefined) {
+      const name = `U+${(text.codePointAt(separator) as number).toString(16).toUpperCase().padStart(4, '0')}`;
+      diagnostics.push({
+        file: displayPath,
+        ...lineCounter.linePos(separator),
+        severity: 'error',
+        rule: 'yaml-syntax',
+        message: `YAML syntax: an invisible line separator (${name}) in a comment; Ansible's YAML reads it as a line break, so the rest of the comment is read as YAML (keys, hosts, values); remove it`,
+      });
+    }
   }
 
   let data: unknown;
@@ -426,6 +437,28 @@ function jsKey(key: unknown): string {
   if (isScalar(key)) return String((key as Scalar).value);
   if (key === null || key === undefined) return '';
   return String(key);
+}
+
+/** NEL, LS and PS: line breaks to PyYAML and libyaml (in comments too); the yaml library reads them as text. */
+const LINE_SEPARATOR = /[\u0085\u2028\u2029]/;
+
+/**
+ * The offset of the first NEL, LS or PS outside every scalar: in a comment, where the yaml library skips it and
+ * PyYAML starts a new line. One inside a key or value is the name and value rules' to report (they say which).
+ */
+function lineSeparatorInComment(doc: Document, text: string): number | undefined {
+  const scalars: [number, number][] = [];
+  visit(doc, {
+    Scalar(_, node) {
+      if (node.range) scalars.push([node.range[0], node.range[1]]);
+    },
+  });
+  const all = new RegExp(LINE_SEPARATOR.source, 'g');
+  for (let m = all.exec(text); m !== null; m = all.exec(text)) {
+    const at = m.index;
+    if (!scalars.some(([start, end]) => at >= start && at < end)) return at;
+  }
+  return undefined;
 }
 
 /** PyYAML's scanner reads anchor and alias names of ASCII letters, digits, '-' and '_' only (the library allows more). */

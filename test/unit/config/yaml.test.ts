@@ -127,4 +127,18 @@ describe('loading YAML the way Ansible reads it', () => {
     // A path that does not exist falls back to the deepest node that does.
     expect(source.positionOf(['use', 'nope', 'deeper'])).toEqual({ line: 4, col: 3 });
   });
+
+  // PyYAML and libyaml end a comment at NEL, LS or PS and read the rest as YAML ({a: 1, b: 2} here); the yaml
+  // library would skip it all as comment. Inside a key or value the name and value rules report it instead.
+  test.each([
+    ['U+2028', '\u2028'],
+    ['U+2029', '\u2029'],
+    ['U+0085', '\u0085'],
+  ])('a line separator (%s) in a comment is refused where it is', (_, separator) => {
+    const source = parseYamlSource(`a: 1\n# note${separator}b: 2\nc: 3 # x${separator}d: 4\n`, 'f.yml');
+    expect(source.data).toBeUndefined();
+    expect(source.diagnostics.map((d) => `${d.line}:${d.col} ${d.rule}`)).toEqual(['2:7 yaml-syntax']);
+    expect(source.diagnostics[0]?.message).toMatch(/in a comment; Ansible's YAML reads it as a line break.*remove it$/);
+    expect(parseYamlSource('a: "x\u2028y"\nb: x\u2028y\n', 'f.yml').diagnostics).toEqual([]);
+  });
 });
