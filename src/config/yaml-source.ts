@@ -61,10 +61,9 @@ function pyYamlTags(libraryTags: Tags): Tags {
     resolve,
   });
   const explicit = (tag: string, resolve: ScalarTag['resolve']): ScalarTag => ({ tag, resolve });
-  const timestamp = (text: string, onError: (message: string) => void) => constructPlain('timestamp', text, onError);
-  const bool = (text: string, onError: (message: string) => void) => constructPlain('bool', text, onError);
-  const intValue = (text: string, onError: (message: string) => void) => constructPlain('int', text, onError);
-  const floatValue = (text: string, onError: (message: string) => void) => constructPlain('float', text, onError);
+  // The same constructors as the simple reader's (yaml11.ts), for implicit and explicit tags alike.
+  const construct = (kind: 'bool' | 'int' | 'float' | 'timestamp') => (text: string, onError: (message: string) => void) => constructPlain(kind, text, onError);
+  const [bool, intValue, floatValue, timestamp] = [construct('bool'), construct('int'), construct('float'), construct('timestamp')];
   const unreadable = (text: string, onError: (message: string) => void) => {
     onError(`a plain ${text} is ${describeResolved(resolvePlain(text), text)} to YAML 1.1, which Ansible cannot read as a value; write ${JSON.stringify(text)}`);
     return text;
