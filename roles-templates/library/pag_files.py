@@ -10,7 +10,7 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 module: pag_files
-short_description: Converge a host's system account, directories, files and links in one task
+short_description: Converge a host's system account, directories, files, links and services in one task
 description:
   - Brings each listed path to its state (directory, file with given content, symbolic link, absent) with its owner,
     group and mode, in order, in one module run. Every path is reported in RV(results); RV(diff) has one entry per
@@ -20,6 +20,9 @@ description:
     before any change (RV(found)).
   - Optionally tells which of a list of Debian packages are not installed (RV(packages_missing)), reading dpkg's
     status only, so that the apt task after it runs only when there is something to install.
+  - Optionally enables and starts (or stops) systemd services after the paths (O(services)), reloading systemd
+    first when a path this task changed is a unit file, so a worker whose unit was just written starts in the same
+    round trip. Each service is reported in RV(service_results).
   - Its action plugin renders C(template) entries on the controller (the template lookup, with the entry's
     C(vars)), so a task gives templates as the template module does. An entry with C(secret) gets its content as
     O(paths[].secret_content). An entry with C(each) stands for one path per element of a list (see the action
@@ -66,6 +69,15 @@ options:
       group: {description: Group name., type: str, default: root}
       mode: {description: Octal mode as a string., type: str}
       label: {description: Returned as is with the path's result, to tell the items apart., type: raw}
+  services:
+    description:
+      - systemd services to converge after the paths, in order. Their states are read with one C(systemctl show).
+      - A masked service, or one systemd cannot find (outside check mode), fails the task.
+    type: dict
+    suboptions:
+      names: {description: Unit names (C(prefect-worker-cpu.service))., type: list, elements: str, required: true}
+      enabled: {description: Whether the services start at boot., type: bool, default: true}
+      state: {description: Whether the services run., type: str, choices: [started, stopped], default: started}
 notes:
   - Supports check mode and diff mode.
 """
@@ -91,6 +103,12 @@ packages_missing:
   type: list
   elements: str
   returned: always
+service_results:
+  description: One entry per name of O(services.names), in order, with what was done to it.
+  type: list
+  elements: dict
+  returned: always
+  sample: [{"name": "prefect-worker-cpu.service", "changed": true, "enabled": true, "started": true, "stopped": false}]
 """
 
 import glob
@@ -290,6 +308,62 @@ def _converge(module, item, check):
     return True, dict(header, before=old.decode("utf-8", "replace") if old is not None else "", after=text)
 
 
+# Directories whose unit files systemd reads only on a daemon-reload.
+UNIT_DIRS = ("/etc/systemd/system/", "/run/systemd/system/", "/usr/lib/systemd/system/", "/lib/systemd/system/")
+RUNNING = ("active", "activating", "reloading")
+# What `systemctl is-enabled` answers 0 for, less enabled-runtime (gone at the next boot).
+ENABLED = ("enabled", "static", "alias", "indirect", "generated")
+
+
+def _systemctl(module, *args):
+    rc, out, err = module.run_command(["systemctl"] + list(args))
+    if rc != 0:
+        module.fail_json(msg="systemctl %s failed: %s" % (" ".join(args), (err or out).strip()), rc=rc)
+    return out
+
+
+def _unit_states(module, names):
+    """LoadState, ActiveState and UnitFileState of each name, in order, from one `systemctl show`."""
+    out = _systemctl(module, "show", "--property=LoadState,ActiveState,UnitFileState", "--", *names)
+    blocks = [dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
+              for block in out.strip("\n").split("\n\n")]
+    if len(blocks) != len(names):
+        module.fail_json(msg="systemctl show returned %d units for %d names" % (len(blocks), len(names)))
+    return blocks
+
+
+def _converge_services(module, spec, check):
+    """Brings each service to spec's enabled and state; returns (results, diffs)."""
+    results, diffs = [], []
+    names = spec["names"]
+    if not names:
+        return results, diffs
+    for name, unit in zip(names, _unit_states(module, names)):
+        load, active, file_state = unit.get("LoadState", ""), unit.get("ActiveState", ""), unit.get("UnitFileState", "")
+        if load == "masked" or file_state.startswith("masked"):
+            module.fail_json(msg="%s is masked: unmask it (systemctl unmask %s) for pag-ansible to manage it" % (name, name))
+        if load == "not-found" and not check:
+            module.fail_json(msg="systemd cannot find %s: is its unit file written?" % name)
+        enable = spec["enabled"] and file_state not in ENABLED
+        disable = not spec["enabled"] and file_state in ("enabled", "enabled-runtime")
+        start = spec["state"] == "started" and active not in RUNNING
+        stop = spec["state"] == "stopped" and active in RUNNING
+        if not check:
+            if enable or disable:
+                _systemctl(module, "enable" if enable else "disable", "--", name)
+            if start or stop:
+                _systemctl(module, "start" if start else "stop", "--", name)
+        changed = enable or disable or start or stop
+        if changed:
+            diffs.append({"before_header": name, "after_header": name,
+                          "before": "%s, %s\n" % (file_state or "not found", active or "inactive"),
+                          "after": "%s, %s\n" % ("enabled" if spec["enabled"] else "disabled",
+                                                  "active" if spec["state"] == "started" else "inactive")})
+        results.append({"name": name, "changed": changed, "enabled": enable, "disabled": disable,
+                        "started": start, "stopped": stop})
+    return results, diffs
+
+
 def main():
     path_spec = dict(
         path=dict(type="path", required=True),
@@ -313,6 +387,11 @@ def main():
             find=dict(type="list", elements="path", default=[]),
             packages=dict(type="list", elements="str", default=[]),
             paths=dict(type="list", elements="dict", options=path_spec, default=[]),
+            services=dict(type="dict", options=dict(
+                names=dict(type="list", elements="str", required=True),
+                enabled=dict(type="bool", default=True),
+                state=dict(type="str", choices=["started", "stopped"], default="started"),
+            )),
         ),
         supports_check_mode=True,
     )
@@ -334,12 +413,20 @@ def main():
         if diff:
             diffs.append(diff)
         results.append({"path": item["path"], "state": item["state"], "changed": changed, "label": item.get("label")})
+    service_results = []
+    if module.params["services"]:
+        # systemd reads a changed unit file only on a reload; in check mode nothing was written to read.
+        if not check and any(r["changed"] and r["path"].startswith(UNIT_DIRS) for r in results):
+            _systemctl(module, "daemon-reload")
+        service_results, service_diffs = _converge_services(module, module.params["services"], check)
+        diffs.extend(service_diffs)
     module.exit_json(
-        changed=bool(account_commands) or any(r["changed"] for r in results),
+        changed=bool(account_commands) or any(r["changed"] for r in results) or any(r["changed"] for r in service_results),
         results=results,
         found=found,
         account_changed=bool(account_commands),
         packages_missing=_missing_packages(module, module.params["packages"]),
+        service_results=service_results,
         diff=diffs,
     )
 

@@ -1,0 +1,155 @@
+/**
+ * pag_files' `services` (the roles' one round trip that writes the worker units and enables and starts them), run by
+ * real ansible-playbook over SSH against one booted host with real systemd: units written and started in one task,
+ * a second run that changes nothing, check mode and diff that report a stopped service without starting it, a
+ * changed unit file that systemd has read (no daemon-reload owed) without a restart, and clear failures for a masked
+ * service and a unit systemd cannot find. Needs root (skipped otherwise).
+ */
+import { execFile } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { ROOT as repoRoot } from './support.js';
+import { type Cluster, harnessAvailable, startCluster } from './harness/cluster.js';
+
+const exec = promisify(execFile);
+const HOST = 'pag-units';
+const UNITS = ['pag-svc-a', 'pag-svc-b'];
+
+const avail = harnessAvailable();
+const describeIfRoot = avail.ok ? describe : describe.skip;
+if (!avail.ok) process.stderr.write(`pag-files-systemd.test.ts skipped: ${avail.reason}\n`);
+
+describeIfRoot('pag_files services on a real systemd host', () => {
+  let cluster: Cluster | undefined;
+  let dir = '';
+  const c = (): Cluster => {
+    if (!cluster) throw new Error('cluster did not start');
+    return cluster;
+  };
+
+  beforeAll(async () => {
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'pag-files-systemd-'));
+    cluster = await startCluster({ name: 'pagu', hosts: [HOST], subnet: 10 });
+    await c().writeInventory(path.join(dir, 'inventory.yml'));
+    await fs.cp(path.join(repoRoot, 'roles-templates/library'), path.join(dir, 'library'), { recursive: true });
+    await fs.cp(path.join(repoRoot, 'roles-templates/action_plugins'), path.join(dir, 'action_plugins'), { recursive: true });
+    await fs.mkdir(path.join(dir, 'templates'));
+    await fs.writeFile(
+      path.join(dir, 'templates/unit.j2'),
+      '[Unit]\nDescription={{ description }} {{ item.unit }}\n[Service]\nExecStart=/bin/sleep infinity\n[Install]\nWantedBy=multi-user.target\n',
+    );
+    await fs.writeFile(
+      path.join(dir, 'play.yml'),
+      [
+        '- hosts: all',
+        '  gather_facts: false',
+        '  tasks:',
+        '    - name: Write the units, enable and start them',
+        '      pag_files:',
+        '        paths:',
+        '          - each: "{{ units }}"',
+        '            path: /etc/systemd/system/{unit}.service',
+        '            template: unit.j2',
+        '            mode: "0644"',
+        '            label: unit',
+        '        services:',
+        '          names: "{{ names | default(units | map(attribute=\'unit\') | map(\'regex_replace\', \'$\', \'.service\') | list) }}"',
+        '          enabled: true',
+        '          state: started',
+        '      register: converged',
+        '    - name: Print the result',
+        '      ansible.builtin.debug:',
+        '        msg: "PAGRESULT{{ {\'changed\': converged.changed, \'services\': converged.service_results} | to_json }}PAGRESULT"',
+        '',
+      ].join('\n'),
+    );
+  }, 600_000);
+
+  afterAll(async () => {
+    await cluster?.destroy();
+    if (dir) await fs.rm(dir, { recursive: true, force: true });
+  }, 300_000);
+
+  async function playbook(
+    vars: Record<string, unknown>,
+    ...args: string[]
+  ): Promise<{ code: number; stdout: string; services: Array<Record<string, unknown>> }> {
+    await fs.writeFile(path.join(dir, 'vars.json'), JSON.stringify({ description: 'pag test', units: UNITS.map((unit) => ({ unit })), ...vars }));
+    let code = 0;
+    let stdout = '';
+    try {
+      stdout = (await exec('ansible-playbook', ['-i', 'inventory.yml', 'play.yml', '-e', '@vars.json', ...args], {
+        cwd: dir, env: c().ansibleEnv(), maxBuffer: 16 * 1024 * 1024,
+      })).stdout;
+    } catch (e) {
+      const err = e as { code?: number; stdout?: string };
+      code = err.code ?? 1;
+      stdout = err.stdout ?? '';
+    }
+    const m = /PAGRESULT(.*)PAGRESULT/s.exec(stdout);
+    const services = m ? (JSON.parse(m[1]!.replace(/\\"/g, '"')) as { services: Array<Record<string, unknown>> }).services : [];
+    return { code, stdout, services };
+  }
+
+  const state = async (unit: string, prop: string): Promise<string> =>
+    (await c().execOk(HOST, ['systemctl', 'show', `--property=${prop}`, '--value', `${unit}.service`])).stdout.trim();
+
+  test('writes the units, enables and starts them in one task, then changes nothing', async () => {
+    const first = await playbook({});
+    expect(first.code).toBe(0);
+    expect(first.services).toEqual(
+      UNITS.map((u) => ({ name: `${u}.service`, changed: true, enabled: true, disabled: false, started: true, stopped: false })),
+    );
+    for (const u of UNITS) {
+      expect(await state(u, 'ActiveState')).toBe('active');
+      expect(await state(u, 'UnitFileState')).toBe('enabled');
+    }
+    const pid = await state('pag-svc-a', 'MainPID');
+
+    const second = await playbook({});
+    expect(second.code).toBe(0);
+    expect(second.stdout).toMatch(/pag-units\s*: ok=2\s+changed=0 /);
+    expect(second.services.map((s) => s.changed)).toEqual([false, false]);
+    expect(await state('pag-svc-a', 'MainPID')).toBe(pid);
+  }, 300_000);
+
+  test('check mode and diff report a stopped service, and leave it stopped', async () => {
+    await c().execOk(HOST, ['systemctl', 'stop', 'pag-svc-b.service']);
+    const check = await playbook({}, '--check', '--diff');
+    expect(check.code).toBe(0);
+    expect(check.stdout).toContain('--- before: pag-svc-b.service');
+    expect(check.stdout).toMatch(/-enabled, (inactive|failed)\n\+enabled, active/);
+    expect(check.services.map((s) => [s.name, s.started])).toEqual([['pag-svc-a.service', false], ['pag-svc-b.service', true]]);
+    expect(await state('pag-svc-b', 'ActiveState')).not.toBe('active');
+
+    const apply = await playbook({});
+    expect(apply.code).toBe(0);
+    expect(apply.services.map((s) => s.changed)).toEqual([false, true]);
+    expect(await state('pag-svc-b', 'ActiveState')).toBe('active');
+  }, 300_000);
+
+  test('a changed unit file is read by systemd (no reload owed) and the running service is not restarted', async () => {
+    const pid = await state('pag-svc-a', 'MainPID');
+    const r = await playbook({ description: 'pag test, changed' });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/pag-units\s*: ok=2\s+changed=1 /);
+    expect(r.services.map((s) => s.changed)).toEqual([false, false]);
+    expect(await state('pag-svc-a', 'NeedDaemonReload')).toBe('no');
+    expect(await state('pag-svc-a', 'Description')).toBe('pag test, changed pag-svc-a');
+    // Restarting onto a new configuration is the role's decision (one pool at a time), not the module's.
+    expect(await state('pag-svc-a', 'MainPID')).toBe(pid);
+  }, 300_000);
+
+  test('a masked service and a unit systemd cannot find fail the task with what to do', async () => {
+    await c().execOk(HOST, ['systemctl', 'mask', '--runtime', 'pag-svc-masked.service']);
+    const masked = await playbook({ description: 'pag test, changed', names: ['pag-svc-masked.service'] });
+    expect(masked.code).toBe(2);
+    expect(masked.stdout).toContain('pag-svc-masked.service is masked: unmask it (systemctl unmask pag-svc-masked.service)');
+
+    const missing = await playbook({ description: 'pag test, changed', names: ['pag-svc-nowhere.service'] });
+    expect(missing.code).toBe(2);
+    expect(missing.stdout).toContain('systemd cannot find pag-svc-nowhere.service');
+  }, 300_000);
+});
