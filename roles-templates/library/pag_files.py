@@ -69,6 +69,12 @@ options:
       group: {description: Group name., type: str, default: root}
       mode: {description: Octal mode as a string., type: str}
       label: {description: Returned as is with the path's result, to tell the items apart., type: raw}
+      requires:
+        description:
+          - A glob pattern. The entry is converged only when a path matches it at that point of the task; otherwise
+            the path is left as it is and its result has C(skipped=true).
+          - For a link to a directory that a later task may still have to complete.
+        type: str
   services:
     description:
       - systemd services to converge after the paths, in order. Their states are read with one C(systemctl show).
@@ -375,6 +381,7 @@ def main():
         group=dict(type="str", default="root"),
         mode=dict(type="str"),
         label=dict(type="raw"),
+        requires=dict(type="str"),
     )
     module = AnsibleModule(
         argument_spec=dict(
@@ -406,6 +413,10 @@ def main():
                           "after": "".join(" ".join(argv) + "\n" for argv in account_commands)})
     results = []
     for item in module.params["paths"]:
+        if item["requires"] and not glob.glob(item["requires"]):
+            results.append({"path": item["path"], "state": item["state"], "changed": False, "skipped": True,
+                            "label": item.get("label")})
+            continue
         try:
             changed, diff = _converge(module, item, check)
         except (IOError, OSError) as exc:

@@ -1,6 +1,6 @@
 /**
  * pag_files, the module and action plugin the rendered roles use to converge many paths in one task, run by real
- * ansible-playbook on the controller (connection local) in a scratch directory: per-path results, idempotence,
+ * check mode and diff, secrets kept out of every output, `each` entries, `find`, `requires`, and refused path names.
  * check mode and diff, secrets kept out of every output, `each` entries, `find`, and refused path names.
  */
 import { execFile } from 'node:child_process';
@@ -173,4 +173,46 @@ it("names the packages dpkg does not list as installed, also in check mode, and 
   }
   const none = await playbook({ ...base(), packages: ['bash'] });
   expect(registered(none.stdout).packages_missing).toEqual([]);
+}, 120_000);
+
+it('converges an entry with requires only once a path matches its pattern, and reports it skipped until then', async () => {
+  const play = path.join(dir, 'requires.yml');
+  const target = path.join(out, 'versions', 'v2');
+  await fs.rm(path.join(out, 'versions'), { recursive: true, force: true });
+  await fs.writeFile(
+    play,
+    [
+      '- hosts: localhost',
+      '  connection: local',
+      '  gather_facts: false',
+      '  tasks:',
+      '    - pag_files:',
+      '        paths:',
+      `          - {path: "${out}/current-v2", state: link, src: "${target}", requires: "${target}/lib/python3*/prefect-*.dist-info", owner: "{{ owner }}", group: "{{ grp }}", label: link}`,
+      '      register: converged',
+      '    - ansible.builtin.debug:',
+      '        msg: "PAGRESULT{{ {\'changed\': converged.changed, \'results\': converged.results, \'found\': [], \'packages_missing\': []} | to_json }}PAGRESULT"',
+      '',
+    ].join('\n'),
+  );
+  const run = async () => {
+    await fs.writeFile(path.join(dir, 'vars.json'), JSON.stringify(base()));
+    const r = await exec('ansible-playbook', [play, '-e', '@vars.json'], {
+      cwd: dir,
+      env: { ...process.env, ANSIBLE_NOCOLOR: '1', ANSIBLE_PYTHON_INTERPRETER: '/usr/bin/python3', ANSIBLE_LOCALHOST_WARNING: 'false' },
+    });
+    return registered(r.stdout);
+  };
+  // Incomplete: the directory is there, the marker is not.
+  await fs.mkdir(path.join(target, 'lib', 'python3.13'), { recursive: true });
+  const before = await run();
+  expect(before.changed).toBe(false);
+  expect(before.results).toEqual([expect.objectContaining({ changed: false, skipped: true, label: 'link' })]);
+  await expect(fs.lstat(path.join(out, 'current-v2'))).rejects.toThrow();
+
+  await fs.mkdir(path.join(target, 'lib', 'python3.13', 'prefect-3.4.25.dist-info'));
+  const after = await run();
+  expect(after.changed).toBe(true);
+  expect(after.results).toEqual([expect.not.objectContaining({ skipped: true })]);
+  expect(await fs.readlink(path.join(out, 'current-v2'))).toBe(target);
 }, 120_000);
