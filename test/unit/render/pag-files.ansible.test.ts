@@ -1,7 +1,7 @@
 /**
  * pag_files, the module and action plugin the rendered roles use to converge many paths in one task, run by real
+ * ansible-playbook on the controller (connection local) in a scratch directory: per-path results, idempotence,
  * check mode and diff, secrets kept out of every output, `each` entries, `find`, `requires`, and refused path names.
- * check mode and diff, secrets kept out of every output, `each` entries, `find`, and refused path names.
  */
 import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
