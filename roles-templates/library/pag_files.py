@@ -90,7 +90,7 @@ notes:
 
 RETURN = r"""
 results:
-  description: One entry per path, in order.
+  description: One entry per path, in order; C(skipped=true) for an entry whose O(paths[].requires) matched nothing.
   type: list
   elements: dict
   returned: always
@@ -114,7 +114,8 @@ service_results:
   type: list
   elements: dict
   returned: always
-  sample: [{"name": "prefect-worker-cpu.service", "changed": true, "enabled": true, "started": true, "stopped": false}]
+  sample: [{"name": "prefect-worker-cpu.service", "changed": true, "enabled": true, "disabled": false, "started": true,
+            "stopped": false}]
 """
 
 import glob
