@@ -7,4 +7,12 @@ export const common = {
   testEnvironment: 'node',
 };
 // verbose: every test is listed with its duration.
-export default { ...common, displayName: 'unit', verbose: true, testMatch: ['<rootDir>/test/unit/**/*.test.ts'] };
+// The scratch-tmpdir pair gives the run one TMPDIR and removes it at the end: no test's scratch files outlive the run.
+export default {
+  ...common,
+  displayName: 'unit',
+  verbose: true,
+  testMatch: ['<rootDir>/test/unit/**/*.test.ts'],
+  globalSetup: '<rootDir>/test/setup/scratch-tmpdir-setup.js',
+  globalTeardown: '<rootDir>/test/setup/scratch-tmpdir-teardown.js',
+};
