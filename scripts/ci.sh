@@ -14,7 +14,9 @@ DEBIAN_PACKAGES=(
   rsync util-linux
 )
 
-step() { printf '\n==> %s\n' "$*"; }
+# Each step is stamped with the minutes since the start, so a slow CI run shows where its time went.
+CI_STARTED=$SECONDS
+step() { printf '\n==> [+%d:%02d] %s\n' $(((SECONDS - CI_STARTED) / 60)) $(((SECONDS - CI_STARTED) % 60)) "$*"; }
 
 if [ "$(id -u)" -eq 0 ]; then
   missing=()
@@ -65,3 +67,4 @@ if [ "${PAG_SKIP_INTEGRATION:-0}" != "1" ]; then
   step "nothing left running"
   bash scripts/check-no-leftovers.sh
 fi
+step "done"
