@@ -3,6 +3,7 @@
  * archive, run by real ansible-playbook (connection local) in a scratch directory: the archive's members and their
  * metadata, the same bytes for the same files, a repack only when the directory changes, check mode, and a clear
  * failure for a missing directory.
+ * Each test runs ansible-playbook up to five times: it is given two minutes, not jest's default 5 s (a busy machine).
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -93,7 +94,7 @@ it('packs the files under one top-level directory, owned by root, with fixed mod
     '-rw-r--r-- 0/0 10 1970-01-01 00:00 apt-repository/pool/y_2.0_all.deb',
   ]);
   expect(await member(dest, 'apt-repository/pool/y_2.0_all.deb')).toBe('more bytes');
-});
+}, 120_000);
 
 it('gives the same bytes for the same files, whenever and in whatever order they were written', async () => {
   const first = path.join(dir, 'repo-b1');
@@ -104,7 +105,7 @@ it('gives the same bytes for the same files, whenever and in whatever order they
   expect((await pack(first, path.join(dir, 'cache', 'b1.tar'))).code).toBe(0);
   expect((await pack(second, path.join(dir, 'cache', 'b2.tar'))).code).toBe(0);
   expect(await sha256(path.join(dir, 'cache', 'b2.tar'))).toBe(await sha256(path.join(dir, 'cache', 'b1.tar')));
-});
+}, 120_000);
 
 it('leaves the archive alone while the directory is unchanged, and repacks it when a file changes, comes or goes', async () => {
   const src = path.join(dir, 'repo-c');
@@ -127,7 +128,7 @@ it('leaves the archive alone while the directory is unchanged, and repacks it wh
   expect(await sha256(dest)).not.toBe(original);
   expect((await members(dest)).map((l) => l.split(' ').pop())).toEqual(['apt-repository/', 'apt-repository/Packages', 'apt-repository/y.deb']);
   expect(await member(dest, 'apt-repository/Packages')).toBe('two\n');
-});
+}, 120_000);
 
 it('writes the archive in check mode too (the copy after it compares against it), still reporting no change', async () => {
   const src = path.join(dir, 'repo-d');
@@ -136,7 +137,7 @@ it('writes the archive in check mode too (the copy after it compares against it)
   const r = await pack(src, dest, '--check');
   expect(r.result).toMatchObject({ changed: false, packed: true, files: 1 });
   expect(await member(dest, 'apt-repository/Packages')).toBe('p');
-});
+}, 120_000);
 
 it('fails with the path when the directory is missing, and writes nothing', async () => {
   const dest = path.join(dir, 'cache', 'missing.tar');
@@ -144,4 +145,4 @@ it('fails with the path when the directory is missing, and writes nothing', asyn
   expect(r.code).toBe(2);
   expect(r.stdout).toContain(`pag_pack_dir: ${path.join(dir, 'no-such-repo')} is not a directory on the controller`);
   await expect(fs.stat(dest)).rejects.toThrow(/ENOENT/);
-});
+}, 120_000);
