@@ -112,6 +112,23 @@ maybe('validate, run the server (PostgreSQL from the bundle) and the worker, fro
   const v = await onCtl('pag-ansible validate -i inventory.yml -s secrets.yml');
   expect(v.stderr).toMatch(/inventory\.yml: OK/);
   expect(v.code).toBe(0);
+  // An operator's first step on a new site: a dry run. It gets through every host and changes nothing there.
+  const dry = await onCtl('pag-ansible run -i inventory.yml -s secrets.yml --check --diff');
+  if (dry.code !== 0) process.stdout.write(`${dry.stdout}\n${dry.stderr}`);
+  expect(dry.code).toBe(0);
+  const dryRecap = parseRecap(dry.stderr);
+  expect(Object.keys(dryRecap)).toEqual(expect.arrayContaining([SERVER, WORKER]));
+  for (const [h, r] of Object.entries(dryRecap)) expect(`${h}: failed ${r.failed}, unreachable ${r.unreachable}`).toBe(`${h}: failed 0, unreachable 0`);
+  // It reports what the run would do there, then says why it stops where the rest needs what it would install.
+  for (const h of [SERVER, WORKER]) expect(dryRecap[h]?.changed).toBeGreaterThan(0);
+  expect(dry.stdout.match(/End the dry run here on a host Prefect was never deployed on/g)).toHaveLength(2);
+  for (const h of [SERVER, WORKER]) {
+    expect(`${h}: ${(await cluster.exec(h, ['sh', '-c', 'ls -d /opt/prefect /etc/prefect /etc/apt/sources.list.d/pag-ansible.sources 2>&1; true'])).stdout.trim()}`).toBe(
+      `${h}: ls: cannot access '/opt/prefect': No such file or directory\nls: cannot access '/etc/prefect': No such file or directory\nls: cannot access '/etc/apt/sources.list.d/pag-ansible.sources': No such file or directory`,
+    );
+  }
+  for (const h of [SERVER, WORKER]) expect(`${h}: ${(await cluster.exec(h, ['getent', 'passwd', 'prefect'])).code}`).toBe(`${h}: 2`);
+  expect((await cluster.exec(SERVER, ['dpkg-query', '-W', '-f=${Status}', 'postgresql-17'])).stdout).not.toBe('install ok installed');
   const server = await onCtl('pag-ansible run -i inventory.yml -s secrets.yml --tags prefect-server');
   if (server.code !== 0) process.stdout.write(`${server.stdout}\n${server.stderr}`);
   expect(server.code).toBe(0);
