@@ -8,7 +8,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { repoRoot } from '../config/helpers.js';
+import { pagResult, pluginPlayDir, printResultTask, runLocalPlaybook } from '../../helpers/local-playbook.js';
 
 const exec = promisify(execFile);
 const SECRET = 'pag-files-s3cret-value';
@@ -18,73 +18,53 @@ let out: string;
 const user = os.userInfo().username;
 let group: string;
 
-async function playbook(vars: Record<string, unknown>, ...args: string[]): Promise<{ code: number; stdout: string }> {
-  await fs.writeFile(path.join(dir, 'vars.json'), JSON.stringify(vars));
-  try {
-    const r = await exec('ansible-playbook', ['play.yml', '-e', '@vars.json', ...args], {
-      cwd: dir,
-      env: { ...process.env, ANSIBLE_NOCOLOR: '1', ANSIBLE_PYTHON_INTERPRETER: '/usr/bin/python3', ANSIBLE_LOCALHOST_WARNING: 'false' },
-      maxBuffer: 16 * 1024 * 1024,
-    });
-    return { code: 0, stdout: r.stdout };
-  } catch (e) {
-    const err = e as { code?: number; stdout?: string };
-    return { code: err.code ?? 1, stdout: err.stdout ?? '' };
-  }
-}
+const playbook = (vars: Record<string, unknown>, ...args: string[]) => runLocalPlaybook(dir, vars, args);
 
-/** The registered result, printed by the play's last task as JSON between markers. */
-function registered(stdout: string): {
+interface Converged {
   changed: boolean;
   results: Array<{ path: string; changed: boolean; label: unknown }>;
   found: string[];
   packages_missing: string[];
-} {
-  const m = /PAGRESULT(.*)PAGRESULT/s.exec(stdout);
-  if (!m) throw new Error(`no result in:\n${stdout}`);
-  return JSON.parse(m[1]!.replace(/\\"/g, '"'));
+}
+
+/** The registered result the play printed; a play that did not get that far fails the test with its output. */
+function registered(stdout: string): Converged {
+  const result = pagResult<Converged>(stdout);
+  if (!result) throw new Error(`no result in:\n${stdout}`);
+  return result;
 }
 
 beforeAll(async () => {
-  dir = await fs.mkdtemp(path.join(os.tmpdir(), 'pag-files-'));
+  dir = await pluginPlayDir('pag-files-', [
+    '- hosts: localhost',
+    '  connection: local',
+    '  gather_facts: false',
+    '  tasks:',
+    '    - name: Converge',
+    '      pag_files:',
+    '        find: ["{{ out }}/*.env"]',
+    '        packages: "{{ packages | default([]) }}"',
+    '        paths:',
+    '          - {path: "{{ out }}", state: directory, owner: "{{ owner }}", group: "{{ grp }}", mode: "0750"}',
+    '          - {path: "{{ out }}/plain.conf", template: plain.j2, owner: "{{ owner }}", group: "{{ grp }}", mode: "0644"}',
+    '          - each: "{{ units }}"',
+    '            path: "{{ out }}/{unit}.env"',
+    '            template: unit.env.j2',
+    '            secret: true',
+    '            owner: "{{ owner }}"',
+    '            group: "{{ grp }}"',
+    '            mode: "0600"',
+    '            label: unit',
+    '          - {path: "{{ out }}/current", state: link, src: "{{ out }}/plain.conf", owner: "{{ owner }}", group: "{{ grp }}"}',
+    '          - {path: "{{ out }}/stale", state: absent}',
+    '      register: converged',
+    ...printResultTask("{'changed': converged.changed, 'results': converged.results, 'found': converged.found, 'packages_missing': converged.packages_missing}"),
+  ]);
   out = path.join(dir, 'out');
   group = (await exec('id', ['-gn'])).stdout.trim();
-  await fs.cp(path.join(repoRoot, 'roles-templates/library'), path.join(dir, 'library'), { recursive: true });
-  await fs.cp(path.join(repoRoot, 'roles-templates/action_plugins'), path.join(dir, 'action_plugins'), { recursive: true });
   await fs.mkdir(path.join(dir, 'templates'));
   await fs.writeFile(path.join(dir, 'templates/unit.env.j2'), '{{ ansible_managed | comment }}\nPOOL={{ item.pool }}\nTOKEN={{ token }}\n');
   await fs.writeFile(path.join(dir, 'templates/plain.j2'), 'greeting={{ greeting }}\n');
-  await fs.writeFile(
-    path.join(dir, 'play.yml'),
-    [
-      '- hosts: localhost',
-      '  connection: local',
-      '  gather_facts: false',
-      '  tasks:',
-      '    - name: Converge',
-      '      pag_files:',
-      '        find: ["{{ out }}/*.env"]',
-      '        packages: "{{ packages | default([]) }}"',
-      '        paths:',
-      '          - {path: "{{ out }}", state: directory, owner: "{{ owner }}", group: "{{ grp }}", mode: "0750"}',
-      '          - {path: "{{ out }}/plain.conf", template: plain.j2, owner: "{{ owner }}", group: "{{ grp }}", mode: "0644"}',
-      '          - each: "{{ units }}"',
-      '            path: "{{ out }}/{unit}.env"',
-      '            template: unit.env.j2',
-      '            secret: true',
-      '            owner: "{{ owner }}"',
-      '            group: "{{ grp }}"',
-      '            mode: "0600"',
-      '            label: unit',
-      '          - {path: "{{ out }}/current", state: link, src: "{{ out }}/plain.conf", owner: "{{ owner }}", group: "{{ grp }}"}',
-      '          - {path: "{{ out }}/stale", state: absent}',
-      '      register: converged',
-      '    - name: Print the result',
-      '      ansible.builtin.debug:',
-      '        msg: "PAGRESULT{{ {\'changed\': converged.changed, \'results\': converged.results, \'found\': converged.found, \'packages_missing\': converged.packages_missing} | to_json }}PAGRESULT"',
-      '',
-    ].join('\n'),
-  );
 });
 
 afterAll(async () => {
@@ -190,19 +170,11 @@ it('converges an entry with requires only once a path matches its pattern, and r
       '        paths:',
       `          - {path: "${out}/current-v2", state: link, src: "${target}", requires: "${target}/lib/python3*/prefect-*.dist-info", owner: "{{ owner }}", group: "{{ grp }}", label: link}`,
       '      register: converged',
-      '    - ansible.builtin.debug:',
-      '        msg: "PAGRESULT{{ {\'changed\': converged.changed, \'results\': converged.results, \'found\': [], \'packages_missing\': []} | to_json }}PAGRESULT"',
+      ...printResultTask("{'changed': converged.changed, 'results': converged.results, 'found': [], 'packages_missing': []}"),
       '',
     ].join('\n'),
   );
-  const run = async () => {
-    await fs.writeFile(path.join(dir, 'vars.json'), JSON.stringify(base()));
-    const r = await exec('ansible-playbook', [play, '-e', '@vars.json'], {
-      cwd: dir,
-      env: { ...process.env, ANSIBLE_NOCOLOR: '1', ANSIBLE_PYTHON_INTERPRETER: '/usr/bin/python3', ANSIBLE_LOCALHOST_WARNING: 'false' },
-    });
-    return registered(r.stdout);
-  };
+  const run = async () => registered((await runLocalPlaybook(dir, base(), [], play)).stdout);
   // Incomplete: the directory is there, the marker is not.
   await fs.mkdir(path.join(target, 'lib', 'python3.13'), { recursive: true });
   const before = await run();

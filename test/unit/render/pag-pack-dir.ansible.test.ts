@@ -8,10 +8,9 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { repoRoot } from '../config/helpers.js';
+import { pagResult, pluginPlayDir, printResultTask, runLocalPlaybook } from '../../helpers/local-playbook.js';
 
 const exec = promisify(execFile);
 
@@ -24,18 +23,8 @@ interface PackResult {
 }
 
 async function pack(src: string, dest: string, ...args: string[]): Promise<PackResult> {
-  await fs.writeFile(path.join(dir, 'vars.json'), JSON.stringify({ src, dest }));
-  try {
-    const r = await exec('ansible-playbook', ['play.yml', '-e', '@vars.json', ...args], {
-      cwd: dir,
-      env: { ...process.env, ANSIBLE_NOCOLOR: '1', ANSIBLE_PYTHON_INTERPRETER: '/usr/bin/python3', ANSIBLE_LOCALHOST_WARNING: 'false' },
-    });
-    const m = /PAGRESULT(.*)PAGRESULT/s.exec(r.stdout);
-    return { code: 0, stdout: r.stdout, result: m ? JSON.parse(m[1]!.replace(/\\"/g, '"')) : undefined };
-  } catch (e) {
-    const err = e as { code?: number; stdout?: string };
-    return { code: err.code ?? 1, stdout: err.stdout ?? '' };
-  }
+  const r = await runLocalPlaybook(dir, { src, dest }, args);
+  return { ...r, result: r.code === 0 ? pagResult(r.stdout) : undefined };
 }
 
 const sha256 = async (file: string) => createHash('sha256').update(await fs.readFile(file)).digest('hex');
@@ -52,25 +41,17 @@ async function makeRepo(root: string, files: Record<string, string>): Promise<vo
 }
 
 beforeAll(async () => {
-  dir = await fs.mkdtemp(path.join(os.tmpdir(), 'pag-pack-dir-'));
-  await fs.cp(path.join(repoRoot, 'roles-templates/library'), path.join(dir, 'library'), { recursive: true });
-  await fs.cp(path.join(repoRoot, 'roles-templates/action_plugins'), path.join(dir, 'action_plugins'), { recursive: true });
-  await fs.writeFile(
-    path.join(dir, 'play.yml'),
-    [
-      '- hosts: localhost',
-      '  connection: local',
-      '  gather_facts: false',
-      '  tasks:',
-      '    - name: Pack',
-      '      pag_pack_dir: {src: "{{ src }}", dest: "{{ dest }}", name: apt-repository}',
-      '      run_once: true',
-      '      register: packed',
-      '    - name: Show',
-      '      ansible.builtin.debug: {msg: "PAGRESULT{{ packed | to_json }}PAGRESULT"}',
-      '',
-    ].join('\n'),
-  );
+  dir = await pluginPlayDir('pag-pack-dir-', [
+    '- hosts: localhost',
+    '  connection: local',
+    '  gather_facts: false',
+    '  tasks:',
+    '    - name: Pack',
+    '      pag_pack_dir: {src: "{{ src }}", dest: "{{ dest }}", name: apt-repository}',
+    '      run_once: true',
+    '      register: packed',
+    ...printResultTask('packed'),
+  ]);
 });
 
 afterAll(async () => {
