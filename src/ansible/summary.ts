@@ -11,6 +11,8 @@ import type { AnsibleResult } from './runner.js';
 export interface FinishOptions {
   /** Suggest `pag-ansible ping` when hosts were unreachable (not when ping itself is running). */
   suggestPing?: boolean;
+  /** The run was a dry run (--check): say that nothing changed, and what the recap's `changed` means then. */
+  dryRun?: boolean;
 }
 
 /** Prints the recap table (stderr) and, on success, the explanation line; throws ToolFailedError otherwise. */
@@ -21,7 +23,8 @@ export function finishAnsibleRun(result: AnsibleResult, reporter: Reporter, opts
   }
   const message = `${explainExitCode(result.exitCode, result.recap, result.signal)} (exit ${result.exitCode})`;
   if (result.exitCode === AnsibleExit.ok) {
-    reporter.err(`pag-ansible: ${message}`);
+    const dryRun = opts.dryRun ? '; a dry run (--check): nothing was changed, and "changed" counts what a run would change' : '';
+    reporter.err(`pag-ansible: ${message}${dryRun}`);
     return;
   }
   const unreachable = result.recap !== undefined && unreachableHosts(result.recap).length > 0;

@@ -192,7 +192,7 @@ export async function deployFlowAction(
       diff: opts.diff ?? false,
       passthrough,
     });
-    finishAnsibleRun(result, ctx.reporter, { suggestPing: true });
+    finishAnsibleRun(result, ctx.reporter, { suggestPing: true, dryRun: opts.check ?? false });
   }
   ctx.exitCode = 0;
 }

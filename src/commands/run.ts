@@ -158,7 +158,7 @@ export async function runAction(
       );
     }
   }
-  finishAnsibleRun(result, ctx.reporter, { suggestPing: true });
+  finishAnsibleRun(result, ctx.reporter, { suggestPing: true, dryRun: opts.check ?? false });
   ctx.exitCode = 0;
 }
 

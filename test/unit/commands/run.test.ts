@@ -65,7 +65,7 @@ describe('pag-ansible run', () => {
     expect(rec.env.ANSIBLE_CONFIG).toBe(join(rendered(), 'ansible.cfg'));
     // The private dir and the secrets in it are gone.
     await expect(stat(dirname(varsFile.file))).rejects.toMatchObject({ code: 'ENOENT' });
-    expect(reporter.errText()).toMatch(/pag-ansible: Ansible finished successfully \(exit 0\)/);
+    expect(reporter.errText()).toMatch(/pag-ansible: Ansible finished successfully \(exit 0\); a dry run \(--check\): nothing was changed/);
   });
 
   it('passes -e @file through after ours, unwrapped', async () => {
@@ -73,6 +73,8 @@ describe('pag-ansible run', () => {
     await run(['-i', 'inventory.yml', '-s', 'secrets.yml', '-e', '@mine.yml']);
     const rec = await fake.record();
     expect(rec.argv.slice(2, 6)).toEqual(['-e', `@${rec.extraVarFiles[0]!.file}`, '-e', `@${join(fake.dir, 'mine.yml')}`]);
+    // Not a dry run: the success line says nothing of one.
+    expect(reporter.errText()).toMatch(/pag-ansible: Ansible finished successfully \(exit 0\)$/);
   });
 
   it('prints the recap table and passes Ansible\'s exit code through, naming the failed host', async () => {
