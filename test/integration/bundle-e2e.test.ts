@@ -122,6 +122,8 @@ maybe('validate, run the server (PostgreSQL from the bundle) and the worker, fro
   // It reports what the run would do there, then says why it stops where the rest needs what it would install.
   for (const h of [SERVER, WORKER]) expect(dryRecap[h]?.changed).toBeGreaterThan(0);
   expect(dry.stdout.match(/End the dry run here on a host Prefect was never deployed on/g)).toHaveLength(2);
+  expect(dry.stderr).toMatch(/a dry run \(--check\): nothing was changed/);
+  expect(dry.stderr).not.toMatch(/\[WARNING\]/);
   for (const h of [SERVER, WORKER]) {
     expect(`${h}: ${(await cluster.exec(h, ['sh', '-c', 'ls -d /opt/prefect /etc/prefect /etc/apt/sources.list.d/pag-ansible.sources 2>&1; true'])).stdout.trim()}`).toBe(
       `${h}: ls: cannot access '/opt/prefect': No such file or directory\nls: cannot access '/etc/prefect': No such file or directory\nls: cannot access '/etc/apt/sources.list.d/pag-ansible.sources': No such file or directory`,
