@@ -34,16 +34,28 @@ function yamlEscape(ch: string): string {
  * JSON.stringify gives the right quoting; what it leaves raw and PyYAML would reject is escaped after.
  */
 function quote(s: string): string {
-  return JSON.stringify(s).replace(NOT_SAFE_FOR_PYYAML, yamlEscape);
+  const json = JSON.stringify(s);
+  // Most values are plain ASCII: skip the unicode-aware scan for them (a cold 2,000-host render spends its time here).
+  return PRINTABLE_ASCII.test(json) ? json : json.replace(NOT_SAFE_FOR_PYYAML, yamlEscape);
 }
+
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
 
 /** Plain keys only where no YAML 1.1 resolver can read them as anything but that string. */
 const PLAIN_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** YAML 1.1 booleans and nulls, in any case (a superset of PyYAML's spellings). */
 const YAML11_RESERVED = new Set(['y', 'n', 'yes', 'no', 'on', 'off', 'true', 'false', 'null']);
 
+/** Keys repeat on every host (ansible_host, pool, unit …): each is worked out once. */
+const keyCache = new Map<string, string>();
+
 function key(k: string): string {
-  return PLAIN_KEY.test(k) && !YAML11_RESERVED.has(k.toLowerCase()) ? k : quote(k);
+  let written = keyCache.get(k);
+  if (written === undefined) {
+    written = PLAIN_KEY.test(k) && !YAML11_RESERVED.has(k.toLowerCase()) ? k : quote(k);
+    if (keyCache.size < 10_000) keyCache.set(k, written);
+  }
+  return written;
 }
 
 /**
@@ -72,38 +84,68 @@ function inline(v: YamlData, indent: string): string | undefined {
   return Object.keys(v).length === 0 ? '{}' : undefined;
 }
 
-function emit(v: YamlData, indent: string, out: string[]): void {
+/**
+ * Collects the output in UTF-8 chunks. A 2,000-host inventory is some 200,000 small strings: joined into one string
+ * they all live until the end and the garbage collector keeps copying them (most of a cold render's time); flushed
+ * to bytes every few kilobytes, they die young.
+ */
+class Output {
+  private pending = '';
+  private readonly chunks: Buffer[] = [];
+
+  add(text: string): void {
+    this.pending += text;
+    if (this.pending.length > 16_384) this.flush();
+  }
+
+  flush(): void {
+    this.chunks.push(Buffer.from(this.pending, 'utf8'));
+    this.pending = '';
+  }
+
+  text(): string {
+    this.flush();
+    return Buffer.concat(this.chunks).toString('utf8');
+  }
+}
+
+/**
+ * Writes the block lines of a nested value, each ending in a newline. `first` is what the first line starts with in
+ * place of the indentation: a mapping in a sequence puts its first key on the dash's line.
+ */
+function emit(v: YamlData, indent: string, first: string, out: Output): void {
+  const nested = `${indent}  `;
+  let lead = first;
   if (Array.isArray(v)) {
     for (const item of v) {
       const s = inline(item, indent);
-      if (s !== undefined) out.push(`${indent}- ${s}`);
+      if (s !== undefined) out.add(`${lead}- ${s}\n`);
       else if (Array.isArray(item)) {
-        out.push(`${indent}-`);
-        emit(item, `${indent}  `, out);
-      } else {
-        // A mapping in a sequence: its first key shares the dash's line.
-        const start = out.length;
-        emit(item, `${indent}  `, out);
-        out[start] = `${indent}- ${(out[start] as string).slice(indent.length + 2)}`;
-      }
+        out.add(`${lead}-\n`);
+        emit(item, nested, nested, out);
+      } else emit(item, nested, `${lead}- `, out);
+      lead = indent;
     }
     return;
   }
-  for (const [k, item] of Object.entries(v as Record<string, YamlData>)) {
+  const record = v as Record<string, YamlData>;
+  for (const k of Object.keys(record)) {
+    const item = record[k] as YamlData;
     const s = inline(item, indent);
     const written = key(k);
     if (written.length > MAX_IMPLICIT_KEY) {
-      out.push(`${indent}? ${written}`);
-      if (s !== undefined) out.push(`${indent}: ${s}`);
+      out.add(`${lead}? ${written}\n`);
+      if (s !== undefined) out.add(`${indent}: ${s}\n`);
       else {
-        out.push(`${indent}:`);
-        emit(item, `${indent}  `, out);
+        out.add(`${indent}:\n`);
+        emit(item, nested, nested, out);
       }
-    } else if (s !== undefined) out.push(`${indent}${written}: ${s}`);
+    } else if (s !== undefined) out.add(`${lead}${written}: ${s}\n`);
     else {
-      out.push(`${indent}${written}:`);
-      emit(item, `${indent}  `, out);
+      out.add(`${lead}${written}:\n`);
+      emit(item, nested, nested, out);
     }
+    lead = indent;
   }
 }
 
@@ -116,7 +158,8 @@ export function toAnsibleYaml(data: YamlData, header: string): string {
     .join('\n');
   const top = inline(data, '');
   if (top !== undefined) return `---\n${comment}\n${top}\n`;
-  const out: string[] = [];
-  emit(data, '', out);
-  return `---\n${comment}\n${out.join('\n')}\n`;
+  const out = new Output();
+  out.add(`---\n${comment}\n`);
+  emit(data, '', '', out);
+  return out.text();
 }
