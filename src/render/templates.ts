@@ -20,17 +20,20 @@ export interface TemplateFile {
   mode: number;
 }
 
+/** Files under `dir`, as POSIX paths relative to it, sorted by name at each level. Directories are read concurrently. */
 async function walk(dir: string, rel = ''): Promise<string[]> {
   const entries = await fs.readdir(path.join(dir, rel), { withFileTypes: true });
-  const out: string[] = [];
-  for (const e of entries.sort((a, b) => a.name.localeCompare(b.name))) {
-    const relPath = rel ? `${rel}/${e.name}` : e.name;
-    // Python leaves byte code beside a plugin that something imported in place (ansible-doc, an editor): not ours.
-    if (e.isDirectory() && e.name === '__pycache__') continue;
-    if (e.isDirectory()) out.push(...(await walk(dir, relPath)));
-    else if (e.isFile()) out.push(relPath);
-  }
-  return out;
+  const lists = await Promise.all(
+    entries
+      .sort((a, b) => a.name.localeCompare(b.name))
+      .map(async (e): Promise<string[]> => {
+        const relPath = rel ? `${rel}/${e.name}` : e.name;
+        // Python leaves byte code beside a plugin that something imported in place (ansible-doc, an editor): not ours.
+        if (e.isDirectory()) return e.name === '__pycache__' ? [] : walk(dir, relPath);
+        return e.isFile() ? [relPath] : [];
+      }),
+  );
+  return lists.flat();
 }
 
 /** Handlebars in strict mode still renders `undefined` helpers' results as empty: fail loudly instead. */
@@ -49,10 +52,16 @@ async function loadTemplates(dir: string) {
   let loaded = cache.get(dir);
   if (loaded) return loaded;
   loaded = new Map();
-  for (const rel of await walk(dir)) {
-    const full = path.join(dir, rel);
-    const [source, stat] = await Promise.all([fs.readFile(full), fs.stat(full)]);
-    const mode = stat.mode & 0o111 ? 0o755 : 0o644;
+  // ~90 small files: read concurrently, kept in walk order.
+  const files = await walk(dir);
+  const read = await Promise.all(
+    files.map(async (rel) => {
+      const full = path.join(dir, rel);
+      const [source, stat] = await Promise.all([fs.readFile(full), fs.stat(full)]);
+      return { rel, source, mode: stat.mode & 0o111 ? 0o755 : 0o644 };
+    }),
+  );
+  for (const { rel, source, mode } of read) {
     if (rel.endsWith('.hbs')) {
       loaded.set(rel.slice(0, -'.hbs'.length), { source, mode, template: compile(source.toString('utf8'), rel) });
     } else {

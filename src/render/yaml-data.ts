@@ -91,21 +91,29 @@ function inline(v: YamlData, indent: string): string | undefined {
  */
 class Output {
   private pending = '';
-  private readonly chunks: Buffer[] = [];
+  private bytes = Buffer.allocUnsafe(65_536);
+  private length = 0;
 
   add(text: string): void {
     this.pending += text;
-    if (this.pending.length > 16_384) this.flush();
+    if (this.pending.length > 2_048) this.flush();
   }
 
-  flush(): void {
-    this.chunks.push(Buffer.from(this.pending, 'utf8'));
+  private flush(): void {
+    // A UTF-8 character takes at most 3 bytes per UTF-16 unit.
+    const need = this.length + this.pending.length * 3;
+    if (need > this.bytes.length) {
+      const grown = Buffer.allocUnsafe(Math.max(need, this.bytes.length * 2));
+      this.bytes.copy(grown, 0, 0, this.length);
+      this.bytes = grown;
+    }
+    this.length += this.bytes.write(this.pending, this.length, 'utf8');
     this.pending = '';
   }
 
   text(): string {
     this.flush();
-    return Buffer.concat(this.chunks).toString('utf8');
+    return this.bytes.toString('utf8', 0, this.length);
   }
 }
 
