@@ -35,7 +35,7 @@ function yamlEscape(ch: string): string {
  */
 function quote(s: string): string {
   const json = JSON.stringify(s);
-  // Most values are plain ASCII: skip the unicode-aware scan for them (a cold 2,000-host render spends its time here).
+  // Most values are printable ASCII, which needs no escape: skip the unicode-aware scan for them.
   return PRINTABLE_ASCII.test(json) ? json : json.replace(NOT_SAFE_FOR_PYYAML, yamlEscape);
 }
 
@@ -85,9 +85,9 @@ function inline(v: YamlData, indent: string): string | undefined {
 }
 
 /**
- * Collects the output in UTF-8 chunks. A 2,000-host inventory is some 200,000 small strings: joined into one string
- * they all live until the end and the garbage collector keeps copying them (most of a cold render's time); flushed
- * to bytes every few kilobytes, they die young.
+ * Collects the output as UTF-8 in one growing buffer. A 2,000-host inventory is some 200,000 small strings: kept
+ * until one final join they all survive, and the garbage collector keeps copying them (most of the emitter's time
+ * in a cold process); written out every 2 KB, they die young.
  */
 class Output {
   private pending = '';
