@@ -673,7 +673,6 @@ function normalise(
   };
 }
 
-/** A server bound to one address is not reachable on 127.0.0.1: check it where it listens. */
 /** Controller paths as written (the roles resolve relative ones against the inventory's directory). */
 function normaliseTls(raw: RawTls | undefined, apiPort: number, controllerPath: (p: string) => string): ApiTls | undefined {
   if (raw === undefined) return undefined;
@@ -698,6 +697,7 @@ function normaliseTls(raw: RawTls | undefined, apiPort: number, controllerPath: 
   };
 }
 
+/** A server bound to one address is not reachable on 127.0.0.1: check it where it listens. */
 function localAddressFor(bindHost: string): string {
   if (bindHost === '0.0.0.0' || bindHost === '::' || bindHost === 'localhost') return '127.0.0.1';
   return bindHost.includes(':') ? `[${bindHost}]` : bindHost;
