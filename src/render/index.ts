@@ -217,8 +217,8 @@ export async function applyRender(plan: RenderPlan, opts: { force?: boolean } = 
         result.removed.push(c.path);
       } else writes.push(c);
     }
-    // Each file is written to a temporary name and renamed, so the writes can overlap: a first render is ~90 files,
-    // one after the other they were a good part of its time. Their directories are made first, once each.
+    // Each file is written to a temporary name and renamed, so the writes can overlap: a first render writes ~90
+    // files, which one after the other each waited for the last. Their directories are made first, once each.
     const dirs = [...new Set(writes.map((c) => path.dirname(path.join(plan.outDir, c.path))))].sort();
     for (const dir of dirs) await fs.mkdir(dir, { recursive: true });
     // Settled, not raced: a failure is reported once every other write has finished.
