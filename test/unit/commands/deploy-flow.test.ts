@@ -94,6 +94,8 @@ describe('pag-ansible deploy-flow', () => {
       flow_use_packed_env: true,
     });
     expect(JSON.stringify(rec.argv)).not.toMatch(/lookup|admin/);
+    // --check is a dry run, and the success line says so (as `run --check` does).
+    expect(reporter.errText()).toMatch(/pag-ansible: Ansible finished successfully \(exit 0\); a dry run \(--check\): nothing was changed/);
   });
 
   it('takes --interval and --packed-env', async () => {
