@@ -98,6 +98,8 @@ async function benchDeploy() {
     await fs.rm(out, { force: true });
   } catch {
     console.log(`\n(deploy benchmark failed, exit ${r.status})`);
+    // `npm run bench` must fail too: a script or CI reading only the exit status would take the table as measured.
+    process.exitCode = 1;
   }
 }
 
