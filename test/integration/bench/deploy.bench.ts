@@ -14,7 +14,7 @@
 import { jest } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { startCluster } from '../harness/cluster.js';
@@ -89,7 +89,12 @@ async function measure(workers: number): Promise<Row> {
     const rerun = (Date.now() - t0) / 1000;
     const [rerunControllerCpu, rerunMachineCpu] = [reapedChildrenCpu() - controller0, machineBusyCpu() - machine0];
     // The re-run's output, for a look at which tasks ran (PAG_BENCH_RERUN_LOG=DIR).
-    if (process.env.PAG_BENCH_RERUN_LOG) await writeFile(path.join(process.env.PAG_BENCH_RERUN_LOG, `rerun-${workers}.log`), `${r.stdout}\n${r.stderr}`);
+    const logDir = process.env.PAG_BENCH_RERUN_LOG;
+    if (logDir) {
+      // Made here: a directory named for this run would otherwise end a measurement of minutes at its last step.
+      await mkdir(logDir, { recursive: true });
+      await writeFile(path.join(logDir, `rerun-${workers}.log`), `${r.stdout}\n${r.stderr}`);
+    }
     return { workers, first, rerun, rerunChanged: totalChanged(r), serverTasks: executed(r, SERVER), workerTasks: names.map((n) => executed(r, n)), rerunControllerCpu, rerunMachineCpu, restingCores };
   } finally {
     await cluster.destroy();
