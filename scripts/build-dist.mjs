@@ -3,6 +3,8 @@
 //  - each schema's ajv validator, written as code into dist/validators/<kind>.cjs, so the CLI neither loads ajv's
 //    compiler nor compiles the schemas on every start (src/config/schema.ts uses the file when it was made from the
 //    schema it finds, and compiles the schema itself otherwise);
+//  - the Handlebars templates of roles-templates/ precompiled into dist/templates/precompiled.cjs, so a render loads
+//    Handlebars' runtime and not its compiler (src/render/templates.ts compiles a template whose source changed);
 //  - dist/bundled/: dist/cli/main.js and what it imports (our modules, yaml, commander, …) bundled by esbuild into
 //    one entry file plus one chunk per lazily imported part (each command, execa, …), which Node loads far faster
 //    than hundreds of small files. bin/pag-ansible.js starts it when present and dist/cli/main.js otherwise.
@@ -19,6 +21,11 @@ for (const kind of ['inventory', 'secrets']) {
   mkdirSync(path.dirname(file), { recursive: true });
   writeFileSync(file, standaloneValidatorModule(kind));
 }
+
+const { precompiledTemplatesModule, precompiledTemplatesPath } = await import(pathToFileURL(path.join(dist, 'render', 'templates.js')).href);
+const { templatesDir } = await import(pathToFileURL(path.join(dist, 'util', 'package-root.js')).href);
+mkdirSync(path.dirname(precompiledTemplatesPath), { recursive: true });
+writeFileSync(precompiledTemplatesPath, await precompiledTemplatesModule(templatesDir));
 
 const bundleDir = path.join(dist, 'bundled');
 rmSync(bundleDir, { recursive: true, force: true });

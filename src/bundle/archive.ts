@@ -6,7 +6,7 @@
 import { chmod, lstat, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { create } from 'tar';
-import { byCodeUnit } from './manifest.js';
+import { byCodeUnit } from '../util/compare.js';
 
 /** 2024-01-01T00:00:00Z: the mtime of every entry when SOURCE_DATE_EPOCH is not set. */
 export const DEFAULT_EPOCH = 1_704_067_200;

@@ -8,10 +8,9 @@ import { lstat, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Parser } from 'tar';
 import { FileError } from '../errors.js';
+import { byCodeUnit } from '../util/compare.js';
 
 export const MANIFEST = 'SHA256SUMS';
-
-export const byCodeUnit = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 /** Every regular file under DIR (relative, `/`-separated, sorted); symlinks are refused: a bundle carries none. */
 export async function listFiles(dir: string): Promise<string[]> {

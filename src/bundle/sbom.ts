@@ -5,7 +5,7 @@
  * serial number derived from the content.
  */
 import { createHash } from 'node:crypto';
-import { byCodeUnit } from './manifest.js';
+import { byCodeUnit } from '../util/compare.js';
 
 export interface Component {
   type: 'application' | 'library' | 'platform' | 'file';

@@ -7,6 +7,7 @@
  */
 import path from 'node:path';
 import type { AnsibleValue, ClusterConfig, WorkerHost } from '../config/types.js';
+import { byCodeUnit } from '../util/compare.js';
 import { toAnsibleYaml, type YamlData } from './yaml-data.js';
 
 const SERVER_GROUP = 'prefect_server';
@@ -27,7 +28,7 @@ function sortedRecord<T>(record: Record<string, T>): Record<string, T> {
 function inventoryData(config: ClusterConfig): YamlData {
   const hostVars = (vars: Record<string, AnsibleValue>): YamlData => sortedRecord(vars);
   const workers: Record<string, YamlData> = {};
-  for (const w of [...config.workers].sort((a, b) => a.name.localeCompare(b.name))) {
+  for (const w of [...config.workers].sort((a, b) => byCodeUnit(a.name, b.name))) {
     workers[w.name] = { ...(hostVars(w.vars) as Record<string, YamlData>), ...(workerData(w) as Record<string, YamlData>) };
   }
   const children: Record<string, YamlData> = {
