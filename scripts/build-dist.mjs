@@ -16,10 +16,14 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dist = path.join(root, 'dist');
 
 const { standaloneValidatorModule, validatorModulePath } = await import(pathToFileURL(path.join(dist, 'config', 'schema.js')).href);
+const { build } = await import('esbuild');
 for (const kind of ['inventory', 'secrets']) {
   const file = validatorModulePath(kind);
   mkdirSync(path.dirname(file), { recursive: true });
   writeFileSync(file, standaloneValidatorModule(kind));
+  // ajv's standalone code requires a few of its runtime helpers (deep equality, string length): inlined here, so
+  // loading a validator resolves no package at run time.
+  await build({ entryPoints: [file], outfile: file, allowOverwrite: true, bundle: true, format: 'cjs', platform: 'node', target: 'node20', logLevel: 'warning' });
 }
 
 const { precompiledTemplatesModule, precompiledTemplatesPath } = await import(pathToFileURL(path.join(dist, 'render', 'templates.js')).href);
@@ -29,7 +33,6 @@ writeFileSync(precompiledTemplatesPath, await precompiledTemplatesModule(templat
 
 const bundleDir = path.join(dist, 'bundled');
 rmSync(bundleDir, { recursive: true, force: true });
-const { build } = await import('esbuild');
 await build({
   entryPoints: { main: path.join(dist, 'cli', 'main.js') },
   outdir: bundleDir,
