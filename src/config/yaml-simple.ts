@@ -3,8 +3,8 @@
  * sequences, plain or simply quoted one-line scalars, one-line flow sequences of plain scalars, comments. On a
  * 2,000-host inventory it reads in a few milliseconds what the full reader (yaml-source.ts) needs a few hundred for.
  *
- * It reads nothing it is not sure of: anything else (anchors, tags, block scalars, flow mappings, multi-line
- * scalars, escapes, tabs, non-ASCII text, duplicate or non-text keys, any scalar Ansible cannot read) makes it
+ * It reads nothing it is not sure of: anything else (anchors, tags other than `!unsafe` on a one-line scalar, block
+ * scalars, flow mappings, multi-line scalars, escapes, tabs, non-ASCII text, duplicate or non-text keys, any scalar Ansible cannot read) makes it
  * return undefined, and the caller reads the file with the full reader. What it returns is what the full reader
  * returns: the same constructors build every scalar (yaml11.ts), and test/unit/config/yaml-simple.test.ts checks the
  * two readers against each other on generated documents.
@@ -18,6 +18,24 @@ export interface SimpleYaml {
   data: unknown;
   /** As YamlSource.plainTextOf: the source of the plain scalar at `path`, undefined when quoted or absent. */
   plainTextOf(path: readonly PathSegment[]): string | undefined;
+  /**
+   * As YamlSource.positionOf, and the same line and column as the full reader gives: where the node at `path` starts
+   * (a collection at its first key or dash, a scalar after its tag), or its key; the nearest ancestor when absent.
+   */
+  positionOf(path: readonly PathSegment[], part?: 'key' | 'value'): { line: number; col: number };
+}
+
+/** Where each node of the document starts, as the full reader reports it (1-based line and column). */
+interface Position {
+  line: number;
+  col: number;
+}
+interface PositionNode {
+  at: Position;
+  /** `key:` with nothing after it: the full reader points at the key instead. */
+  empty?: boolean;
+  entries?: Map<string, { key: Position; node: PositionNode }>;
+  items?: PositionNode[];
 }
 
 /**
@@ -34,8 +52,12 @@ const PLAIN = /^(?:[A-Za-z0-9_./~=+(]|-[0-9.])[A-Za-z0-9_./~=+:,() -]*$/;
 /** A plain item of a one-line flow sequence. */
 const FLOW_ITEM = /^[A-Za-z0-9_][A-Za-z0-9_./=+-]*$/;
 const MAX_DEPTH = 32;
+/** The one tag the reader takes, followed by its space. */
+const UNSAFE_TAG = '!unsafe ';
 
 interface Line {
+  /** 1-based, in the whole text. */
+  number: number;
   indent: number;
   /** The line without its indentation and trailing spaces. */
   text: string;
@@ -53,13 +75,14 @@ function unsupported(): never {
 export function readSimpleYaml(text: string): SimpleYaml | undefined {
   if (REFUSED.test(text)) return undefined;
   const lines: Line[] = [];
-  for (const raw of text.split('\n')) {
+  const raws = text.split('\n');
+  raws.forEach((raw, i) => {
     // Spaces only: JS's trim would also take no-break and other Unicode spaces, which YAML reads as text.
     const body = raw.replace(/ +$/, '');
     const trimmed = body.replace(/^ +/, '');
-    if (trimmed === '' || trimmed.startsWith('#')) continue;
-    lines.push({ indent: body.length - trimmed.length, text: trimmed });
-  }
+    if (trimmed === '' || trimmed.startsWith('#')) return;
+    lines.push({ number: i + 1, indent: body.length - trimmed.length, text: trimmed });
+  });
   // One optional document start, at the top; any other marker is outside the subset.
   if (lines[0]?.text === '---' && lines[0].indent === 0) lines.shift();
   if (lines.length === 0 || lines.some((l) => l.indent === 0 && (l.text.startsWith('---') || l.text.startsWith('...')))) return undefined;
@@ -67,7 +90,13 @@ export function readSimpleYaml(text: string): SimpleYaml | undefined {
     const reader = new Reader(lines);
     const { value, shadow } = reader.node(lines[0]!.indent, 0);
     if (reader.at < lines.length) return undefined;
-    return { data: value, plainTextOf: (path) => plainTextIn(shadow, path) };
+    // Positions are for findings, which most runs have none of: read again for them, once, when first asked.
+    let positions: PositionNode | undefined;
+    return {
+      data: value,
+      plainTextOf: (path) => plainTextIn(shadow, path),
+      positionOf: (path, part = 'value') => positionIn((positions ??= positionsOf(lines, raws)), path, part),
+    };
   } catch (e) {
     if (e instanceof Unsupported) return undefined;
     throw e;
@@ -82,6 +111,86 @@ function plainTextIn(shadow: Shadow | string | undefined, path: readonly PathSeg
     else return undefined;
   }
   return typeof node === 'string' ? node : undefined;
+}
+
+/** The full reader's walk (yaml-source.ts NodeLocator): as deep as the path exists, then the node or its key. */
+function positionIn(root: PositionNode, path: readonly PathSegment[], part: 'key' | 'value'): Position {
+  let node = root;
+  let key: Position | undefined;
+  for (const segment of path) {
+    const entry = node.entries?.get(String(segment));
+    const item = typeof segment === 'number' ? node.items?.[segment] : undefined;
+    if (entry) {
+      key = entry.key;
+      node = entry.node;
+    } else if (item) {
+      key = undefined;
+      node = item;
+    } else break;
+  }
+  return (part === 'key' || node.empty) && key ? key : node.at;
+}
+
+/** Reads the lines again (they are known to be in the subset), noting where each node starts. */
+function positionsOf(lines: Line[], raws: string[]): PositionNode {
+  const at = (line: Line, offset: number): Position => ({ line: line.number, col: line.indent + offset + 1 });
+  let i = 0;
+  const node = (): PositionNode => (isItem(lines[i]!.text) ? sequence() : mapping());
+  const mapping = (): PositionNode => {
+    const first = lines[i]!;
+    const entries = new Map<string, { key: Position; node: PositionNode }>();
+    while (i < lines.length && lines[i]!.indent === first.indent && !isItem(lines[i]!.text)) {
+      const line = lines[i++]!;
+      const match = KEY.exec(line.text) as RegExpExecArray;
+      const rest = line.text.slice(match[0].length);
+      const child = rest === '' || rest.startsWith('#') ? nested(line, true) : inline(line, match[0].length);
+      entries.set(match[1] as string, { key: at(line, 0), node: child });
+    }
+    return { at: at(first, 0), entries };
+  };
+  const sequence = (): PositionNode => {
+    const first = lines[i]!;
+    const items: PositionNode[] = [];
+    while (i < lines.length && lines[i]!.indent === first.indent && isItem(lines[i]!.text)) {
+      const line = lines[i++]!;
+      const rest = line.text.slice(1).trimStart();
+      if (rest !== '' && !rest.startsWith('#')) items.push(inline(line, line.text.length - rest.length));
+      else {
+        const child = nested(line, false);
+        // An empty item is a zero-width node after the dash and its spaces (on a comment, or at the line's end).
+        if (child.empty) child.at = { line: line.number, col: line.indent + 1 + (raws[line.number - 1] as string).slice(line.indent + 1).search(/[^ ]|$/) + 1 };
+        items.push(child);
+      }
+    }
+    return { at: at(first, 0), items };
+  };
+  const nested = (owner: Line, underKey: boolean): PositionNode => {
+    const next = lines[i];
+    if (next && (next.indent > owner.indent || (underKey && next.indent === owner.indent && isItem(next.text)))) return node();
+    return { at: at(owner, 0), empty: true };
+  };
+  const inline = (line: Line, offset: number): PositionNode => {
+    let rest = line.text.slice(offset);
+    if (rest.startsWith(UNSAFE_TAG)) {
+      const value = rest.slice(UNSAFE_TAG.length).replace(/^ +/, '');
+      offset += rest.length - value.length;
+      rest = value;
+    }
+    if (!rest.startsWith('[')) return { at: at(line, offset) };
+    // A flow sequence: each item where its text starts.
+    const items: PositionNode[] = [];
+    const close = withoutComment(rest).length - 1;
+    let start = 1;
+    while (start < close) {
+      const end = rest.indexOf(',', start);
+      const stop = end < 0 || end > close ? close : end;
+      const lead = rest.slice(start, stop).search(/[^ ]/);
+      if (lead >= 0) items.push({ at: at(line, offset + start + lead) });
+      start = stop + 1;
+    }
+    return { at: at(line, offset), items };
+  };
+  return node();
 }
 
 class Reader {
@@ -161,19 +270,40 @@ function withoutComment(text: string): string {
 }
 
 function scalarOrFlow(rest: string): { value: unknown; shadow: Shadow | string | undefined } {
+  if (rest.startsWith(UNSAFE_TAG)) return unsafeScalar(rest.slice(UNSAFE_TAG.length).replace(/^ +/, ''));
   const first = rest[0];
-  if (first === '"' || first === "'") {
-    const close = rest.indexOf(first, 1);
-    if (close < 0 || !QUOTED.test(rest.slice(1, close)) || rest.slice(1, close).includes('\\')) unsupported();
-    const after = rest.slice(close + 1);
-    if (after !== '' && !/^ +(?:#.*)?$/.test(after)) unsupported();
-    // Quoted text is text; a single-quoted '' (an escaped quote) would end it early, so the next check refuses it.
-    return { value: rest.slice(1, close), shadow: undefined };
-  }
+  if (first === '"' || first === "'") return { value: quotedScalar(rest), shadow: undefined };
   const value = withoutComment(rest);
   if (first === '[') return flowSequence(value);
-  if (!PLAIN.test(value) || value.includes(': ') || value.endsWith(':') || value.includes('#')) unsupported();
+  checkPlain(value);
   return { value: plainScalar(value), shadow: value };
+}
+
+/** The text of a one-line quoted scalar with nothing but a comment after it. */
+function quotedScalar(rest: string): string {
+  const first = rest[0] as string;
+  const close = rest.indexOf(first, 1);
+  if (close < 0 || !QUOTED.test(rest.slice(1, close)) || rest.slice(1, close).includes('\\')) unsupported();
+  const after = rest.slice(close + 1);
+  if (after !== '' && !/^ +(?:#.*)?$/.test(after)) unsupported();
+  // Quoted text is text; a single-quoted '' (an escaped quote) would end it early, so the check above refuses it.
+  return rest.slice(1, close);
+}
+
+function checkPlain(value: string): void {
+  if (!PLAIN.test(value) || value.includes(': ') || value.endsWith(':') || value.includes('#')) unsupported();
+}
+
+/**
+ * A scalar tagged `!unsafe` (secrets.example.yml's form: Ansible never templates it): its text as it stands, never
+ * read as a number or boolean, as the full reader's `!unsafe` tag does. Tagged, so it has no plain text.
+ */
+function unsafeScalar(rest: string): { value: string; shadow: undefined } {
+  const first = rest[0];
+  if (first === '"' || first === "'") return { value: quotedScalar(rest), shadow: undefined };
+  const value = withoutComment(rest);
+  checkPlain(value);
+  return { value, shadow: undefined };
 }
 
 function flowSequence(text: string): { value: unknown[]; shadow: Shadow } {
