@@ -298,7 +298,7 @@ describe('scenario 4: joining a worker', () => {
     expect((await hostExec(W3, 'test -e /opt/prefect/flows/gpu_flow')).code).not.toBe(0);
   });
 
-  it('a pool taken off a host stops and removes that worker only; the host keeps serving its other pools', async () => {
+  it('a pool taken off a host stops and removes that worker only, its record in Prefect too; the host keeps serving its other pools', async () => {
     const workerFiles = async () =>
       (await hostExec(W3, 'ls /etc/systemd/system /etc/prefect | grep "^prefect-worker-" | sort')).stdout.split('\n').filter(Boolean);
     spec.workers[W3] = { pools: ['cpu-pool', 'gpu-pool'], gpuIds: [0] };
@@ -306,6 +306,7 @@ describe('scenario 4: joining a worker', () => {
     expectSuccess(await run('--tags', 'prefect-worker', '--limit', W3));
     expect((await hostExec(W3, 'systemctl is-active prefect-worker-gpu-pool')).stdout.trim()).toBe('active');
     expect((await api<{ limit: number }>(baseUrl, 'GET', `/v2/concurrency_limits/gpu-${W3}-0`)).body.limit).toBe(1);
+    await waitFor('the gpu-pool worker registered', async () => (await workersOf('gpu-pool')).some((w) => w.name === `${W3}-gpu-pool`));
     const cpuPid = (await hostExec(W3, 'systemctl show -p MainPID --value prefect-worker-cpu-pool')).stdout.trim();
 
     spec.workers[W3] = { pools: ['cpu-pool'] };
@@ -315,6 +316,10 @@ describe('scenario 4: joining a worker', () => {
     expect(await workerFiles()).toEqual(['prefect-worker-cpu-pool.env', 'prefect-worker-cpu-pool.service']);
     expect((await hostExec(W3, 'systemctl is-active prefect-worker-gpu-pool')).stdout.trim()).not.toBe('active');
     expect((await hostExec(W3, 'systemctl show -p MainPID --value prefect-worker-cpu-pool')).stdout.trim()).toBe(cpuPid);
+    // Not left listed as OFFLINE in the pool for good; the other hosts' workers of the pool stay.
+    const gpuWorkers = (await workersOf('gpu-pool')).map((w) => w.name);
+    expect(gpuWorkers).not.toContain(`${W3}-gpu-pool`);
+    expect(gpuWorkers).toContain(`${W2}-gpu-pool`);
     expect(expectSuccess(await run('--tags', 'prefect-worker', '--limit', W3)).recap[W3]!.changed).toBe(0);
   });
 });
