@@ -298,7 +298,7 @@ describe('scenario 4: joining a worker', () => {
     expect((await hostExec(W3, 'test -e /opt/prefect/flows/gpu_flow')).code).not.toBe(0);
   });
 
-  it('a pool taken off a host stops and removes that worker only, its record in Prefect too; the host keeps serving its other pools', async () => {
+  it("a pool taken off a host stops and removes that worker only, its record in Prefect and the pool's flows too; the host keeps serving its other pools", async () => {
     const workerFiles = async () =>
       (await hostExec(W3, 'ls /etc/systemd/system /etc/prefect | grep "^prefect-worker-" | sort')).stdout.split('\n').filter(Boolean);
     spec.workers[W3] = { pools: ['cpu-pool', 'gpu-pool'], gpuIds: [0] };
@@ -307,6 +307,7 @@ describe('scenario 4: joining a worker', () => {
     expect((await hostExec(W3, 'systemctl is-active prefect-worker-gpu-pool')).stdout.trim()).toBe('active');
     expect((await api<{ limit: number }>(baseUrl, 'GET', `/v2/concurrency_limits/gpu-${W3}-0`)).body.limit).toBe(1);
     await waitFor('the gpu-pool worker registered', async () => (await workersOf('gpu-pool')).some((w) => w.name === `${W3}-gpu-pool`));
+    expect((await hostExec(W3, 'test -f /opt/prefect/flows/gpu_flow/code/main.py')).code).toBe(0);
     const cpuPid = (await hostExec(W3, 'systemctl show -p MainPID --value prefect-worker-cpu-pool')).stdout.trim();
 
     spec.workers[W3] = { pools: ['cpu-pool'] };
@@ -320,6 +321,9 @@ describe('scenario 4: joining a worker', () => {
     const gpuWorkers = (await workersOf('gpu-pool')).map((w) => w.name);
     expect(gpuWorkers).not.toContain(`${W3}-gpu-pool`);
     expect(gpuWorkers).toContain(`${W2}-gpu-pool`);
+    // The pool's flows go with it; the flows of the pools the host still serves stay.
+    expect((await hostExec(W3, 'test -e /opt/prefect/flows/gpu_flow')).code).not.toBe(0);
+    expect((await hostExec(W3, 'test -f /opt/prefect/flows/my_workflow/code/main.py')).code).toBe(0);
     expect(expectSuccess(await run('--tags', 'prefect-worker', '--limit', W3)).recap[W3]!.changed).toBe(0);
   });
 });
