@@ -4,10 +4,11 @@
  * 2,000-host inventory it reads in a few milliseconds what the full reader (yaml-source.ts) needs a few hundred for.
  *
  * It reads nothing it is not sure of: anything else (anchors, tags other than `!unsafe` on a one-line scalar, block
- * scalars, flow mappings, multi-line scalars, escapes, tabs, non-ASCII text, duplicate or non-text keys, any scalar Ansible cannot read) makes it
- * return undefined, and the caller reads the file with the full reader. What it returns is what the full reader
- * returns: the same constructors build every scalar (yaml11.ts), and test/unit/config/yaml-simple.test.ts checks the
- * two readers against each other on generated documents.
+ * scalars, flow mappings, multi-line scalars, escapes, tabs, non-ASCII text, duplicate or non-text keys, any scalar
+ * Ansible cannot read) makes it return undefined, and the caller reads the file with the full reader. What it
+ * returns is what the full reader returns: the same constructors build every scalar (yaml11.ts), and
+ * test/unit/config/yaml-simple.test.ts checks the two readers against each other on generated documents, positions
+ * included.
  */
 import { constructPlain, resolvePlain } from './yaml11.js';
 
