@@ -41,7 +41,7 @@ await build({
   format: 'esm',
   platform: 'node',
   target: 'node20',
-  // ajv is only required at run time, by the precompiled validators (or to compile a schema without them).
+  // ajv is only required at run time to compile a schema without its precompiled validator (which inlines its helpers).
   external: ['ajv', 'ajv/*'],
   // The CommonJS packages bundled here (yaml, commander, handlebars) call require() for Node's own modules.
   banner: { js: "import { createRequire as __pagCreateRequire } from 'node:module'; const require = __pagCreateRequire(import.meta.url);" },
