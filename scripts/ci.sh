@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The full test run, from a fresh machine: installs what the tests need (Debian packages, npm packages), then
 # type-checks, runs the unit tests, lints the rendered example tree and runs the multi-host integration suite.
-# Needs root (apt, systemd-nspawn). Set PAG_SKIP_INTEGRATION=1 to stop after the lint step.
+# Needs root (apt, systemd-nspawn) and the real Prefect wheelhouse (../shared/prefect-wheelhouse beside the checkout, or
+# PAG_PREFECT_WHEELHOUSE). Set PAG_SKIP_INTEGRATION=1 to stop after the lint step.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,6 +30,14 @@ if [ "$(id -u)" -eq 0 ]; then
 else
   echo "warning: not root: Debian packages are not installed and the integration suite is skipped" >&2
   PAG_SKIP_INTEGRATION=1
+fi
+
+# The real-Prefect suites install Prefect from the shared wheelhouse beside the checkout. Without it they would each
+# fail minutes into the run: say so now, in one line.
+WHEELHOUSE="${PAG_PREFECT_WHEELHOUSE:-$(dirname "$(pwd)")/shared/prefect-wheelhouse}"
+if [ "${PAG_SKIP_INTEGRATION:-0}" != "1" ] && [ ! -f "$WHEELHOUSE/SHA256SUMS" ]; then
+  echo "ci: no Prefect wheelhouse at $WHEELHOUSE (the real-Prefect integration suites need one): clone beside ../shared/, set PAG_PREFECT_WHEELHOUSE to its directory, or set PAG_SKIP_INTEGRATION=1" >&2
+  exit 3
 fi
 
 step "npm ci"
