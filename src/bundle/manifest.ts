@@ -9,6 +9,7 @@ import path from 'node:path';
 import { Parser } from 'tar';
 import { FileError } from '../errors.js';
 import { byCodeUnit } from '../util/compare.js';
+import { sha256File } from '../util/hash.js';
 
 export const MANIFEST = 'SHA256SUMS';
 
@@ -26,12 +27,6 @@ export async function listFiles(dir: string): Promise<string[]> {
   }
   await walk('');
   return out.sort(byCodeUnit);
-}
-
-export async function sha256File(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
 }
 
 /** `sha256sum` lines for every file of DIR except the manifest itself. */

@@ -11,6 +11,7 @@ import { execa } from 'execa';
 import { CheckFailedError, FileError, MissingToolError } from '../errors.js';
 import type { ClusterConfig } from '../config/types.js';
 import { prefectVersionsInPackedEnv } from '../flow/packed-env.js';
+import { sha256 } from '../util/hash.js';
 import { runTool } from './errors.js';
 import type { ArchName, Target } from './targets.js';
 import { parseWheelName } from './wheel.js';
@@ -120,7 +121,7 @@ export async function checkSha256Sums(dir: string): Promise<void> {
     const file = path.join(dir, m[2] as string);
     const data = await readFile(file).catch(() => undefined);
     if (data === undefined) throw new CheckFailedError(`${file} is listed in ${dir}/SHA256SUMS but missing`);
-    if (createHash('sha256').update(data).digest('hex') !== m[1]) {
+    if (sha256(data) !== m[1]) {
       throw new CheckFailedError(`${file} does not match its checksum in ${dir}/SHA256SUMS`, 'Copy the wheelhouse again from its source.');
     }
   }

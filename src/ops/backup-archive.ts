@@ -4,13 +4,12 @@
  * both into one tar file of mode 0600 (`manifest.json` first). Restore unpacks it, checks it again and decides
  * whether the cluster may take it (refusals below). Retention keeps the newest N backups of a directory.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { chmod, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CheckFailedError, FileError } from '../errors.js';
 import { compareReleases } from '../flow/packed-env.js';
 import type { ClusterConfig } from '../config/types.js';
+import { sha256File } from '../util/hash.js';
 
 export const MANIFEST_FORMAT = 'pag-ansible-backup/1';
 export const BACKUP_PREFIX = 'prefect-backup-';
@@ -32,12 +31,6 @@ export interface BackupManifest {
 
 export function backupFileName(created: Date): string {
   return `${BACKUP_PREFIX}${created.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}${BACKUP_SUFFIX}`;
-}
-
-export async function sha256File(file: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
-  return h.digest('hex');
 }
 
 /** Parses and checks a manifest; throws FileError naming `where` when it is not one of ours. */

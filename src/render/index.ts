@@ -3,11 +3,11 @@
  * `--diff` see exactly what a real render would do. Ownership is tracked in a manifest: render only
  * overwrites or removes files it wrote itself and that nobody edited since, unless `force` is given.
  */
-import { createHash } from 'node:crypto';
 import { chmodSync, mkdirSync, promises as fs, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ClusterConfig } from '../config/types.js';
 import { FileError, OverwriteError } from '../errors.js';
+import { sha256 } from '../util/hash.js';
 import { packageVersion, templatesDir } from '../util/package-root.js';
 import { generatedFiles } from './generated-vars.js';
 import { renderTemplates, type TemplateContext } from './templates.js';
@@ -53,7 +53,6 @@ interface Manifest {
   files: Record<string, string>;
 }
 
-const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 // The tree's ~90 small files are read, stat'ed and written synchronously: for files this size that is about twice as
 // fast as going through libuv's thread pool, and a render has nothing else to do meanwhile.

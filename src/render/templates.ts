@@ -7,7 +7,6 @@
  * loads Handlebars' small runtime, not its compiler; a template whose source differs from the one precompiled (an
  * edited checkout, tests run from src/) is compiled here as before.
  */
-import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -16,6 +15,7 @@ import type HandlebarsCompiler from 'handlebars';
 // The runtime's own typings export nothing; it is the compiler's API less compile() and precompile().
 import HandlebarsRuntimeUntyped from 'handlebars/runtime.js';
 import { byCodeUnit } from '../util/compare.js';
+import { sha256 } from '../util/hash.js';
 
 type HandlebarsEnv = Pick<typeof HandlebarsCompiler, 'create' | 'registerHelper' | 'template'>;
 const HandlebarsRuntime = HandlebarsRuntimeUntyped as unknown as HandlebarsEnv;
@@ -63,7 +63,6 @@ export const precompiledTemplatesPath = path.join(path.dirname(fileURLToPath(imp
 /** What the precompiled module exports: per template path under roles-templates/, its source's hash and its spec. */
 export type PrecompiledTemplates = Record<string, { sourceSha256: string; spec: TemplateSpecification }>;
 
-const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
 function readPrecompiled(): PrecompiledTemplates {
   try {

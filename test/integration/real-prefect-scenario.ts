@@ -446,7 +446,8 @@ export function describeRealPrefectCluster(o: RealPrefectOptions): void {
       const pid = (await sh(o.server, 'systemctl show -p MainPID --value prefect-server')).stdout.trim();
       const dir = path.join(work, 'newer');
       await mkdir(dir, { recursive: true });
-      const { packBackup, sha256File } = await import('../../src/ops/backup-archive.js');
+      const { packBackup } = await import('../../src/ops/backup-archive.js');
+      const { sha256File } = await import('../../src/util/hash.js');
       const dbFile = o.database === 'sqlite' ? 'prefect.db' : 'prefect.pgdump';
       await writeFile(path.join(dir, dbFile), 'SQLite format 3\0');
       await writeFile(

@@ -1,7 +1,8 @@
 import { mkdtemp, mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { applyRetention, backupFileName, packBackup, planRestore, readBackupManifest, sha256File, unpackBackup, type BackupManifest } from '../../../src/ops/backup-archive.js';
+import { applyRetention, backupFileName, packBackup, planRestore, readBackupManifest, unpackBackup, type BackupManifest } from '../../../src/ops/backup-archive.js';
+import { sha256File } from '../../../src/util/hash.js';
 import type { ClusterConfig } from '../../../src/config/types.js';
 import { parseSystemctlShow, unitsCommand, unitsFromResults } from '../../../src/ops/units.js';
 
