@@ -9,6 +9,9 @@
  * cores x wall available: a re-run that uses all of it is bound by this machine's CPU, not by waiting. Before the
  * re-run it watches the deployed cluster at rest for 15 s: the cores its Prefect server and workers keep busy on
  * their own are not available to the re-run.
+ * Last, the floor the 1.3x target is held against: the same hosts, inventory, ansible.cfg and warm connections, one
+ * play with a single `ping` per host (one round trip, nothing else). The ratio of its two walls is what one round
+ * trip per host already costs as the cluster grows on this machine.
  * BENCH_WORKER_COUNTS=2 (comma-separated) measures only those sizes.
  */
 import { jest } from '@jest/globals';
@@ -38,7 +41,21 @@ interface Row {
   rerunMachineCpu: number;
   /** Cores the deployed cluster keeps busy with nothing to do (its Prefect server and workers), before the re-run. */
   restingCores: number;
+  /** Wall and controller CPU of one `ping` per host, right after the re-run. */
+  floor: number;
+  floorControllerCpu: number;
 }
+
+/** One round trip per host and nothing else: what any run pays per host. */
+const FLOOR_PLAYBOOK = `---
+- name: One round trip per host
+  hosts: all:!localhost
+  gather_facts: false
+  become: true
+  tasks:
+    - name: Ping
+      ansible.builtin.ping:
+`;
 
 /** How long the deployed cluster is watched at rest before the re-run. */
 const REST_SECONDS = 15;
@@ -95,7 +112,18 @@ async function measure(workers: number): Promise<Row> {
       await mkdir(logDir, { recursive: true });
       await writeFile(path.join(logDir, `rerun-${workers}.log`), `${r.stdout}\n${r.stderr}`);
     }
-    return { workers, first, rerun, rerunChanged: totalChanged(r), serverTasks: executed(r, SERVER), workerTasks: names.map((n) => executed(r, n)), rerunControllerCpu, rerunMachineCpu, restingCores };
+    // The floor, with what the re-run used: the rendered ansible.cfg (read from the working directory), its
+    // inventory and the SSH connections the re-run left open.
+    await writeFile(path.join(work, 'floor.yml'), FLOOR_PLAYBOOK);
+    const floorCpu0 = reapedChildrenCpu();
+    t0 = Date.now();
+    execFileSync('ansible-playbook', [path.join(work, 'floor.yml')], { cwd: path.join(work, 'rendered'), env: cluster.ansibleEnv(), stdio: 'ignore' });
+    const floor = (Date.now() - t0) / 1000;
+    const floorControllerCpu = reapedChildrenCpu() - floorCpu0;
+    return {
+      workers, first, rerun, rerunChanged: totalChanged(r), serverTasks: executed(r, SERVER), workerTasks: names.map((n) => executed(r, n)),
+      rerunControllerCpu, rerunMachineCpu, restingCores, floor, floorControllerCpu,
+    };
   } finally {
     await cluster.destroy();
     await rm(work, { recursive: true, force: true });
@@ -139,6 +167,13 @@ it('measures deploy and re-run on real Prefect', async () => {
     const perWorker = (eight.rerunControllerCpu - two.rerunControllerCpu) / (eight.workers - two.workers);
     lines.push('', `Controller CPU per added worker host on a re-run: ${perWorker.toFixed(2)} s`);
   }
+  lines.push(
+    '',
+    '| floor: one `ping` per host, same hosts, ansible.cfg and open connections | wall | controller CPU |',
+    '| --- | --- | --- |',
+    ...rows.map((r) => `| server + ${r.workers} workers | ${r.floor.toFixed(1)} s | ${r.floorControllerCpu.toFixed(1)} s |`),
+  );
+  if (two && eight) lines.push('', `Floor wall, 8 workers vs 2: ${(eight.floor / two.floor).toFixed(2)}x (the re-run's ratio cannot be below what one round trip per host costs)`);
   const out = process.env.PAG_BENCH_OUT;
   if (out) await writeFile(out, `${lines.join('\n')}\n`);
   process.stdout.write(`${lines.join('\n')}\n`);
