@@ -2,7 +2,9 @@
  * Every deploy, proven on booted hosts: a Prefect server and two workers (one with GPUs), SQLite, the Prefect
  * environment from a pixi-pack tarball. The tests run in order and build on each other, as an operator would:
  * deploy the server, the workers, re-run, deploy flows, join a worker, then break things.
- * Prefect and pixi-unpack are the test doubles in test/doubles (the real ones cannot be installed here).
+ * Prefect and pixi-unpack are the test doubles in test/doubles: pixi and pixi-pack cannot be installed here, and
+ * what this suite proves needs packed environments (two Prefect versions to upgrade between, flows with their own).
+ * The real Prefect 3.4.25 is deployed by the real-prefect suites.
  */
 import { jest } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
