@@ -523,6 +523,23 @@ export function describeRealPrefectCluster(o: RealPrefectOptions): void {
         expect(existsSync(path.join(work, 'rendered', 'flows', 'alma-a'))).toBe(false);
         expect((await api(baseUrl, 'GET', '/deployments/name/alma-flow/alma-b')).status).toBe(200);
       });
+
+      if (w2) {
+        it("a pool taken off a host stops its worker and deletes the worker's record in Prefect; the host's other worker runs on", async () => {
+          expect((await workersOf('gpu-pool')).map((w) => w.name)).toContain(`${w2}-gpu-pool`);
+          const cpuPid = (await sh(w2, 'systemctl show -p MainPID --value prefect-worker-cpu-pool')).stdout.trim();
+          spec.workers[w2] = { pools: ['cpu-pool'] };
+          await writePagInventory(cluster, path.join(work, 'inventory.yml'), spec);
+          const r = expectSuccess(await run('--tags', 'prefect-worker', '--limit', w2));
+          expect(r.recap[w2]!.changed).toBeGreaterThan(0);
+          expect((await sh(w2, 'ls /etc/systemd/system /etc/prefect | grep "^prefect-worker-" | sort')).stdout.split('\n').filter(Boolean))
+            .toEqual(['prefect-worker-cpu-pool.env', 'prefect-worker-cpu-pool.service']);
+          // DELETE /api/work_pools/gpu-pool/workers/NAME on the real server: not left listed as OFFLINE for good.
+          expect((await workersOf('gpu-pool')).map((w) => w.name)).not.toContain(`${w2}-gpu-pool`);
+          expect((await sh(w2, 'systemctl show -p MainPID --value prefect-worker-cpu-pool')).stdout.trim()).toBe(cpuPid);
+          expect((await workersOf('cpu-pool')).map((w) => w.name)).toContain(`${w2}-cpu-pool`);
+        });
+      }
     }
   });
 }
