@@ -86,7 +86,7 @@ function clusterData(config: ClusterConfig, outDir: string): YamlData {
     // Every optional Prefect setting of the server, as text: server.env writes each one quoted, in one loop.
     prefect_server_env: sortedRecord(config.prefect_server_env),
     prefect_work_pools: [...config.prefect_work_pools]
-      .sort((a, b) => a.name.localeCompare(b.name))
+      .sort((a, b) => byCodeUnit(a.name, b.name))
       .map((p) => ({
         name: p.name,
         type: p.type,
@@ -104,7 +104,7 @@ function workerData(worker: WorkerHost): Record<string, YamlData> {
     prefect_worker_pools: [...worker.pools],
     prefect_worker_gpu_ids: [...worker.gpu_ids],
     prefect_worker_units: [...worker.units]
-      .sort((a, b) => a.pool.localeCompare(b.pool))
+      .sort((a, b) => byCodeUnit(a.pool, b.pool))
       .map((u) => ({
         pool: u.pool,
         unit: u.unit,
