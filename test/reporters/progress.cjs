@@ -1,5 +1,5 @@
 // A Jest reporter that prints one line per test as soon as it finishes, and one per file as it starts: the
-// integration suite runs a few long files in band, and the default reporter says nothing until a file is done.
+// integration suite runs a few long files, and the default reporter says nothing until a file is done.
 'use strict';
 
 const path = require('node:path');
@@ -22,7 +22,8 @@ class ProgressReporter {
   }
 
   onTestCaseResult(test, result) {
-    const name = [...result.ancestorTitles, result.title].join(' › ');
+    // Two files run at a time: each line names its file.
+    const name = [path.basename(test.path), ...result.ancestorTitles, result.title].join(' › ');
     this.write(`  ${MARK[result.status] || '?'} ${name}${seconds(result.duration)}\n`);
   }
 

@@ -1,6 +1,7 @@
 /**
  * The integration suite reports each test as it finishes: Jest, run with the integration config's reporters on a
- * two-test file, prints the first test's line while the second is still running (the second waits for it).
+ * two-test file, prints the first test's line, named with its file, while the second is still running (the second
+ * waits for it).
  */
 import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
@@ -30,14 +31,15 @@ it('prints each integration test as soon as it finishes', async () => {
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
       // The second test can only pass if this line comes while it runs.
-      if (/✓ finishes at once/.test(output)) void fs.writeFile(marker, '');
+      if (/✓ two\.test\.js › finishes at once/.test(output)) void fs.writeFile(marker, '');
     };
     child.stdout.on('data', onData);
     child.stderr.on('data', onData);
     const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
     expect({ code, output }).toMatchObject({ code: 0 });
     expect(output).toMatch(/▶ test\/fixtures\/jest-progress\/two\.test\.js/);
-    expect(output).toMatch(/✓ waits until the first one was reported \(\d+\.\d s\)/);
+    // Two files run at a time: each line names its file.
+    expect(output).toMatch(/✓ two\.test\.js › waits until the first one was reported \(\d+\.\d s\)/);
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
   }
