@@ -21,15 +21,19 @@ function header(config: ClusterConfig, what: string): string {
   ].join('\n');
 }
 
-function sortedRecord<T>(record: Record<string, T>): Record<string, T> {
-  return Object.fromEntries(Object.keys(record).sort().map((k) => [k, record[k] as T]));
+/** The record's entries in key order, into `out` (a new record by default). Runs once per host: no temporary arrays. */
+function sortedRecord<T>(record: Record<string, T>, out: Record<string, T> = {}): Record<string, T> {
+  const keys = Object.keys(record);
+  if (keys.length > 1) keys.sort();
+  for (const k of keys) out[k] = record[k] as T;
+  return out;
 }
 
 function inventoryData(config: ClusterConfig): YamlData {
   const hostVars = (vars: Record<string, AnsibleValue>): YamlData => sortedRecord(vars);
   const workers: Record<string, YamlData> = {};
   for (const w of [...config.workers].sort((a, b) => byCodeUnit(a.name, b.name))) {
-    workers[w.name] = { ...(hostVars(w.vars) as Record<string, YamlData>), ...(workerData(w) as Record<string, YamlData>) };
+    workers[w.name] = workerData(w, sortedRecord(w.vars as Record<string, YamlData>));
   }
   const children: Record<string, YamlData> = {
     [SERVER_GROUP]: { hosts: { [config.server.name]: hostVars(config.server.vars) } },
@@ -99,22 +103,22 @@ function clusterData(config: ClusterConfig, outDir: string): YamlData {
   };
 }
 
-function workerData(worker: WorkerHost): Record<string, YamlData> {
-  return {
-    prefect_worker_pools: [...worker.pools],
-    prefect_worker_gpu_ids: [...worker.gpu_ids],
-    prefect_worker_units: [...worker.units]
-      .sort((a, b) => byCodeUnit(a.pool, b.pool))
-      .map((u) => ({
-        pool: u.pool,
-        unit: u.unit,
-        worker_name: u.worker_name,
-        limit: u.limit,
-        healthcheck_port: u.healthcheck_port,
-        gpu_ids: [...u.gpu_ids],
-        env: sortedRecord(u.env),
-      })),
-  };
+/** The worker's settings, added to `vars` (its connection variables) after them. */
+function workerData(worker: WorkerHost, vars: Record<string, YamlData>): Record<string, YamlData> {
+  vars.prefect_worker_pools = [...worker.pools];
+  vars.prefect_worker_gpu_ids = [...worker.gpu_ids];
+  vars.prefect_worker_units = worker.units
+    .map((u) => ({
+      pool: u.pool,
+      unit: u.unit,
+      worker_name: u.worker_name,
+      limit: u.limit,
+      healthcheck_port: u.healthcheck_port,
+      gpu_ids: [...u.gpu_ids],
+      env: sortedRecord(u.env),
+    }))
+    .sort((a, b) => byCodeUnit(a.pool, b.pool));
+  return vars;
 }
 
 /**
