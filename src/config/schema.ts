@@ -370,15 +370,31 @@ export function forbiddenCharIn(text: string): string | undefined {
   return `contains ${kind} (U+${code}) at character ${match.index + 1}; remove it (Ansible's YAML parser rejects or mangles it)`;
 }
 
-/** The data as JSON Schema sees it: exact numbers as JS numbers, inline vault values as their text. */
+/**
+ * The data as JSON Schema sees it: exact numbers as JS numbers, inline vault values as their text. Copied only along
+ * the paths that hold such a value; the rest is the data itself (ajv only reads it), so a 2,000-host inventory of
+ * plain values costs no copy.
+ */
 export function plainData(value: unknown): unknown {
   if (value instanceof YamlNumber) return value.valueOf();
   if (value instanceof VaultText) return value.ciphertext;
-  if (Array.isArray(value)) return value.map(plainData);
+  if (Array.isArray(value)) {
+    let out: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const plain = plainData(value[i]);
+      if (plain !== value[i]) (out ??= value.slice())[i] = plain;
+    }
+    return out ?? value;
+  }
   if (value !== null && typeof value === 'object' && !(value instanceof Date)) {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = plainData(v);
-    return out;
+    let out: Record<string, unknown> | undefined;
+    for (const k of Object.keys(value)) {
+      const v = (value as Record<string, unknown>)[k];
+      const plain = plainData(v);
+      // defineProperty: a key named __proto__ stays a key.
+      if (plain !== v) Object.defineProperty((out ??= { ...value }), k, { value: plain, enumerable: true, writable: true, configurable: true });
+    }
+    return out ?? value;
   }
   return value;
 }

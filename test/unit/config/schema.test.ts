@@ -83,3 +83,25 @@ describe('schema diagnostics point at the offending node with a message naming t
     expect(secrets).toBeUndefined();
   });
 });
+
+describe('plainData: the data as the schema sees it', () => {
+  test('converts exact numbers and inline vault values, copying only the paths that hold them', async () => {
+    const { plainData } = await import('../../../src/config/schema.js');
+    const { VaultText, YamlNumber } = await import('../../../src/config/yaml11.js');
+    const untouched = { ansible_host: '10.0.0.1', pools: ['a', 'b'] };
+    const vault = new VaultText('$ANSIBLE_VAULT;1.1;AES256\n6162\n');
+    const data = {
+      hosts: { w1: untouched, w2: { ratio: new YamlNumber('float', '1.50', 1.5), ['__proto__']: new YamlNumber('int', '7', 7) } },
+      secrets: [1, vault],
+    };
+    const plain = plainData(data) as typeof data & { hosts: { w2: Record<string, unknown> }; secrets: unknown[] };
+    expect(plain.hosts.w1).toBe(untouched);
+    expect(plain.hosts.w2).toEqual({ ratio: 1.5, ['__proto__']: 7 });
+    expect(Object.hasOwn(plain.hosts.w2, '__proto__')).toBe(true);
+    expect(plain.secrets).toEqual([1, '$ANSIBLE_VAULT;1.1;AES256\n6162\n']);
+    // The input is read, never changed.
+    expect(data.hosts.w2.ratio).toBeInstanceOf(YamlNumber);
+    expect(data.secrets[1]).toBe(vault);
+    expect(plainData(untouched)).toBe(untouched);
+  });
+});
