@@ -54,9 +54,14 @@ function report(walk: Walk, path: PathSegment[], part: 'key' | 'value', severity
   walk.out.push({ file: walk.source.displayPath, line, col, severity, rule, message });
 }
 
+/** `path` is one array for the whole walk, pushed and popped: nothing keeps it (report reads it at once). */
 function visit(walk: Walk, value: unknown, path: PathSegment[], context: Context): void {
   if (Array.isArray(value)) {
-    value.forEach((item, i) => visit(walk, item, [...path, i], context));
+    for (let i = 0; i < value.length; i++) {
+      path.push(i);
+      visit(walk, value[i], path, context);
+      path.pop();
+    }
     return;
   }
   if (value !== null && typeof value === 'object' && !(value instanceof Date) && !(value instanceof YamlNumber)) {
@@ -65,11 +70,12 @@ function visit(walk: Walk, value: unknown, path: PathSegment[], context: Context
       parentKey === 'env' && (path[path.length - 3] === 'prefect_work_pools' || (path[path.length - 2] === 'prefect_server_settings' && path.length === 4));
     const inDatabase = parentKey === 'prefect_database' && path.length === 3;
     const inPgConf = parentKey === 'postgresql_conf' && path[path.length - 2] === 'prefect_database' && path.length === 4;
-    for (const [key, item] of Object.entries(value as Record<string, unknown>)) {
-      const at = [...path, key];
-      if (inEnv) checkName(walk, at, key, ENV_NAME, 'environment variable name', "letters, digits and '_', not starting with a digit", []);
+    for (const key of Object.keys(value)) {
+      const item = (value as Record<string, unknown>)[key];
+      path.push(key);
+      if (inEnv) checkName(walk, path, key, ENV_NAME, 'environment variable name', "letters, digits and '_', not starting with a digit", []);
       else if (key.startsWith('ansible_') && context === 'other')
-        checkName(walk, at, key, ANSIBLE_VAR_NAME, 'variable name', "an identifier: ansible_ followed by letters, digits and '_'", KNOWN_ANSIBLE_VARS);
+        checkName(walk, path, key, ANSIBLE_VAR_NAME, 'variable name', "an identifier: ansible_ followed by letters, digits and '_'", KNOWN_ANSIBLE_VARS);
       const next: Context = inEnv
         ? 'env'
         : inPgConf
@@ -79,7 +85,8 @@ function visit(walk: Walk, value: unknown, path: PathSegment[], context: Context
             : key.startsWith('ansible_') && context === 'other'
               ? 'passthrough'
               : context;
-      visit(walk, item, at, next);
+      visit(walk, item, path, next);
+      path.pop();
     }
     return;
   }
