@@ -65,8 +65,8 @@ export async function loadCluster(options: LoadClusterOptions): Promise<LoadClus
   ]);
 
   const diagnostics: Diagnostic[] = [];
-  const inventory = loadSource('inventory', inventoryText, options.inventoryPath, diagnostics);
-  const secrets = secretsText === undefined || options.secretsPath === undefined ? undefined : loadSource('secrets', secretsText, options.secretsPath, diagnostics);
+  const inventory = await loadSource('inventory', inventoryText, options.inventoryPath, diagnostics);
+  const secrets = secretsText === undefined || options.secretsPath === undefined ? undefined : await loadSource('secrets', secretsText, options.secretsPath, diagnostics);
 
   let config: ClusterConfig | undefined;
   let databaseType: 'sqlite' | 'postgresql' | undefined;
@@ -128,8 +128,8 @@ async function readMaybeEncrypted(absolutePath: string, displayPath: string, wha
   return isVaultEncrypted(text) ? decryptVaultFile(absolutePath, displayPath, vault) : text;
 }
 
-function loadSource(kind: SchemaKind, text: string, displayPath: string, diagnostics: Diagnostic[]): YamlSource {
-  const source = parseYamlSource(text, displayPath);
+async function loadSource(kind: SchemaKind, text: string, displayPath: string, diagnostics: Diagnostic[]): Promise<YamlSource> {
+  const source = await parseYamlSource(text, displayPath);
   diagnostics.push(...source.diagnostics);
   if (source.diagnostics.some((d) => d.severity === 'error' && d.rule !== 'key-not-string')) return source;
   diagnostics.push(...checkInlineVault(kind, source));

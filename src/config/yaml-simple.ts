@@ -1,7 +1,7 @@
 /**
  * A fast reader for the plain block YAML that most inventories are written in: nested block mappings and
  * sequences, plain or simply quoted one-line scalars, one-line flow sequences of plain scalars, comments. On a
- * 2,000-host inventory it reads in a few milliseconds what the full reader (yaml-source.ts) needs a few hundred for.
+ * 2,000-host inventory it reads in a few milliseconds what the full reader (yaml-full.ts) needs a few hundred for.
  *
  * It reads nothing it is not sure of: anything else (anchors, tags other than `!unsafe` on a one-line scalar, block
  * scalars, flow mappings, multi-line scalars, escapes, tabs, non-ASCII text, duplicate or non-text keys, any scalar
@@ -11,9 +11,7 @@
  * included.
  */
 import { constructPlain, resolvePlain } from './yaml11.js';
-
-/** A map key or a sequence index, as YamlSource's paths (declared here too: yaml-source.ts imports this file). */
-type PathSegment = string | number;
+import type { PathSegment } from './yaml-types.js';
 
 export interface SimpleYaml {
   data: unknown;
@@ -114,7 +112,7 @@ function plainTextIn(shadow: Shadow | string | undefined, path: readonly PathSeg
   return typeof node === 'string' ? node : undefined;
 }
 
-/** The full reader's walk (yaml-source.ts NodeLocator): as deep as the path exists, then the node or its key. */
+/** The full reader's walk (yaml-full.ts NodeLocator): as deep as the path exists, then the node or its key. */
 function positionIn(root: PositionNode, path: readonly PathSegment[], part: 'key' | 'value'): Position {
   let node = root;
   let key: Position | undefined;

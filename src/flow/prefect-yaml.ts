@@ -47,7 +47,7 @@ export async function readPrefectYaml(file: string, cwd: string): Promise<Prefec
   } catch (e) {
     throw new FileError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
   }
-  const src = parseYamlSource(text, file);
+  const src = await parseYamlSource(text, file);
   const bad = src.diagnostics.find((d) => d.severity === 'error');
   if (bad) throw new CheckFailedError(`${bad.file}:${bad.line}:${bad.col}: ${bad.message}`);
   return parseProject(src, path.dirname(abs));

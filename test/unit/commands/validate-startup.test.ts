@@ -1,10 +1,12 @@
 /**
  * What the built CLI loads to validate the example: the start-up that `npm run bench` times. Node's crypto (about
  * fifteen internal modules) is for inventories with TLS files to check, so `validate` of one without them must not
- * load it. Needs dist/ (`npm run build`; .ci/run builds first), like the other built-CLI tests.
+ * load it; the `yaml` library is the full reader, for files the simple reader does not take, so neither `validate`
+ * nor `render` of the example loads it. Needs dist/ (`npm run build`; .ci/run builds first), like the other built-CLI
+ * tests.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { repoRoot } from '../config/helpers.js';
@@ -26,6 +28,31 @@ const built = existsSync(path.join(repoRoot, 'dist/bundled/main.js'));
     const loaded = /^LOADED (.*)$/m.exec(r.stderr)?.[1]?.split(',') ?? [];
     expect(loaded).toContain('NativeModule fs');
     expect(loaded.filter((m) => /^NativeModule (internal\/)?crypto\b/.test(m))).toEqual([]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}, 120_000);
+
+(built ? test : test.skip)('validate and render of the example do not load the yaml library', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'pag-startup-'));
+  try {
+    // Module hooks that list every module the CLI loads (ES modules: the bundle's chunks).
+    const list = path.join(dir, 'loaded.txt');
+    writeFileSync(path.join(dir, 'hooks.mjs'), "import { appendFileSync } from 'node:fs';\nexport async function load(url, context, next) { appendFileSync(process.env.PAG_LOADED_LIST, url + '\\n'); return next(url, context); }\n");
+    writeFileSync(path.join(dir, 'register.mjs'), "import { register } from 'node:module';\nregister('./hooks.mjs', import.meta.url);\n");
+    for (const args of [['validate'], ['render', '-o', path.join(dir, 'rendered')]]) {
+      rmSync(list, { force: true });
+      const r = spawnSync(
+        process.execPath,
+        ['--import', path.join(dir, 'register.mjs'), path.join(repoRoot, 'bin/pag-ansible.js'), ...args, '-i', 'inventory.example.yml', '-s', 'secrets.example.yml'],
+        { cwd: repoRoot, encoding: 'utf8', env: { ...process.env, PAG_LOADED_LIST: list } },
+      );
+      expect(`${r.status}\n${r.stderr}`).toMatch(/^0\n/);
+      const chunks = readFileSync(list, 'utf8').split('\n').filter((u) => u.startsWith('file:') && u.includes('/dist/bundled/'));
+      expect(chunks.length).toBeGreaterThan(1);
+      // esbuild names each bundled package file in a comment: `// node_modules/yaml/dist/…`.
+      expect(chunks.filter((u) => readFileSync(new URL(u), 'utf8').includes('node_modules/yaml/dist/'))).toEqual([]);
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -7,7 +7,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:f
 import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
-import { parseFully, parseYamlSource, type PathSegment } from '../../../src/config/yaml-source.js';
+import { parseFully } from '../../../src/config/yaml-full.js';
+import { parseYamlSource, type PathSegment } from '../../../src/config/yaml-source.js';
 import { readSimpleYaml } from '../../../src/config/yaml-simple.js';
 import { writeSyntheticInventory } from '../../../scripts/gen-inventory.mjs';
 import { repoRoot } from './helpers.js';
@@ -137,20 +138,20 @@ describe('the simple YAML reader reads what the full reader reads', () => {
     }
   });
 
-  test('positions, as the full reader gives them', () => {
-    const source = parseYamlSource('all:\n  vars:\n    a: 1\n    b: [x, 2]\n', 'f.yml');
+  test('positions, as the full reader gives them', async () => {
+    const source = await parseYamlSource('all:\n  vars:\n    a: 1\n    b: [x, 2]\n', 'f.yml');
     expect(source.positionOf(['all', 'vars', 'b', 1])).toEqual({ line: 4, col: 12 });
     expect(source.positionOf(['all', 'vars', 'a'], 'key')).toEqual({ line: 3, col: 5 });
   });
 
-  test('outside the subset the full reader answers, with its findings', () => {
+  test('outside the subset the full reader answers, with its findings', async () => {
     for (const text of ['a: 1\na: 2\n', 'yes: 1\n', 'a: "x\n', 'a: 0b_\n', 'a:\n\t- 1\n']) {
       expect(readSimpleYaml(text)).toBeUndefined();
-      expect(parseYamlSource(text, 'f.yml').diagnostics).not.toEqual([]);
+      expect((await parseYamlSource(text, 'f.yml')).diagnostics).not.toEqual([]);
     }
     for (const text of ['a: &x 1\nb: *x\n', 'a: !unsafe [x]\n', 'a: !unsafe\n  b: 1\n', 'a: |\n  x\n', 'a: {b: 1}\n', 'a: x\n  y\n', '- b: 1\n', '\u00a0a: 1\n', 'a: 1\n# \u2028b: 2\n']) {
       expect(readSimpleYaml(text)).toBeUndefined();
     }
-    expect(parseYamlSource('a: !vault |\n  $ANSIBLE_VAULT;1.1;AES256\n  61\n', 'f.yml').isVault(['a'])).toBe(true);
+    expect((await parseYamlSource('a: !vault |\n  $ANSIBLE_VAULT;1.1;AES256\n  61\n', 'f.yml')).isVault(['a'])).toBe(true);
   });
 });

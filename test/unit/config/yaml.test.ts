@@ -26,8 +26,8 @@ describe('loading YAML the way Ansible reads it', () => {
       '1:8 | YAML syntax: the { opened here is never closed; add the closing }',
       '1:4 | YAML syntax: the [ opened here is never closed; add the closing ]',
     ]],
-  ])('unclosed quotes and brackets point at their opening: %j', (text, expected) => {
-    const source = parseYamlSource(text, 'f.yml');
+  ])('unclosed quotes and brackets point at their opening: %j', async (text, expected) => {
+    const source = await parseYamlSource(text, 'f.yml');
     expect(source.diagnostics.map((d) => `${d.line}:${d.col} | ${d.message}`)).toEqual(expected);
   });
 
@@ -38,9 +38,9 @@ describe('loading YAML the way Ansible reads it', () => {
     ]);
   });
 
-  test('duplicate keys are found at any depth and in flow mappings; merge keys may repeat', () => {
+  test('duplicate keys are found at any depth and in flow mappings; merge keys may repeat', async () => {
     const text = 'a:\n  b: {x: 1, y: 2, x: 3}\n  c:\n    - {k: 1}\n    - {k: 1, k: 2}\nd: &d {z: 1}\ne:\n  <<: *d\n  <<: *d\n';
-    const source = parseYamlSource(text, 'x.yml');
+    const source = await parseYamlSource(text, 'x.yml');
     expect(source.diagnostics.map((d) => `${d.line}:${d.col} ${d.rule} ${d.message.split(':')[0]}`)).toEqual([
       '2:19 duplicate-key duplicate key "x"',
       '5:14 duplicate-key duplicate key "k"',
@@ -71,8 +71,8 @@ describe('loading YAML the way Ansible reads it', () => {
     expect(config).toBeUndefined();
   });
 
-  test('an inline vault ansible_* value is kept encrypted for the rendered inventory', () => {
-    const source = parseYamlSource('a:\n  ansible_password: !vault |\n    $ANSIBLE_VAULT;1.1;AES256\n    3131\n', 'x.yml');
+  test('an inline vault ansible_* value is kept encrypted for the rendered inventory', async () => {
+    const source = await parseYamlSource('a:\n  ansible_password: !vault |\n    $ANSIBLE_VAULT;1.1;AES256\n    3131\n', 'x.yml');
     expect(source.data).toEqual({ a: { ansible_password: new VaultText('$ANSIBLE_VAULT;1.1;AES256\n3131\n') } });
     expect(source.vaultPaths()).toEqual([['a', 'ansible_password']]);
     expect(source.isVault(['a', 'ansible_password'])).toBe(true);
@@ -97,30 +97,30 @@ describe('loading YAML the way Ansible reads it', () => {
     expect(config?.prefect_work_pools[0]).toMatchObject({ concurrency_limit: 1000, env: { ON_VALUE: 'true', OCTAL: '493' } });
   });
 
-  test('anchor and alias names Ansible cannot read are refused (fuzz: `bind_host: && id`)', () => {
+  test('anchor and alias names Ansible cannot read are refused (fuzz: `bind_host: && id`)', async () => {
     for (const text of ['a: && id\n', 'a: &x.y 1\nb: *x.y\n', 'a: &\u00e9 1\n']) {
-      const source = parseYamlSource(text, 'x.yml');
+      const source = await parseYamlSource(text, 'x.yml');
       expect(source.diagnostics.map((d) => `${d.line} ${d.rule}`)[0]).toBe('1 yaml-syntax');
     }
-    expect(parseYamlSource('a: &x-1_y 1\nb: *x-1_y\n', 'x.yml').diagnostics).toEqual([]);
+    expect((await parseYamlSource('a: &x-1_y 1\nb: *x-1_y\n', 'x.yml')).diagnostics).toEqual([]);
   });
 
-  test('scalars resolve as PyYAML resolves them: y/n and 1e3 stay strings', () => {
-    const source = parseYamlSource('a: y\nb: n\nc: 1e3\nd: 1.0e+3\ne: yes\nf: Off\ng: 0o17\n', 'x.yml');
+  test('scalars resolve as PyYAML resolves them: y/n and 1e3 stay strings', async () => {
+    const source = await parseYamlSource('a: y\nb: n\nc: 1e3\nd: 1.0e+3\ne: yes\nf: Off\ng: 0o17\n', 'x.yml');
     expect(source.data).toEqual({ a: 'y', b: 'n', c: '1e3', d: new YamlNumber('float', '1.0e+3', 1000), e: true, f: false, g: '0o17' });
   });
 
-  test('recursive aliases and absurd nesting are diagnostics, not stack overflows', () => {
+  test('recursive aliases and absurd nesting are diagnostics, not stack overflows', async () => {
     for (const text of ['all: &a {children: {g: *a}}', `a: ${'['.repeat(100)}${']'.repeat(100)}`]) {
-      const source = parseYamlSource(text, 'x.yml');
+      const source = await parseYamlSource(text, 'x.yml');
       expect(source.data).toBeUndefined();
       expect(source.diagnostics.map((d) => `${d.line}:${d.col} ${d.rule}`)).toEqual(['1:1 yaml-syntax']);
     }
   });
 
-  test('positions survive aliases and merge keys', () => {
+  test('positions survive aliases and merge keys', async () => {
     const text = 'base: &b\n  x: 1\nuse:\n  <<: *b\n  y: 2\n';
-    const source = parseYamlSource(text, 'm.yml');
+    const source = await parseYamlSource(text, 'm.yml');
     expect(source.data).toEqual({ base: { x: 1 }, use: { x: 1, y: 2 } });
     expect(source.positionOf(['use', 'x'])).toEqual({ line: 2, col: 6 });
     expect(source.positionOf(['use', 'y'], 'key')).toEqual({ line: 5, col: 3 });
@@ -134,11 +134,11 @@ describe('loading YAML the way Ansible reads it', () => {
     ['U+2028', '\u2028'],
     ['U+2029', '\u2029'],
     ['U+0085', '\u0085'],
-  ])('a line separator (%s) in a comment is refused where it is', (_, separator) => {
-    const source = parseYamlSource(`a: 1\n# note${separator}b: 2\nc: 3 # x${separator}d: 4\n`, 'f.yml');
+  ])('a line separator (%s) in a comment is refused where it is', async (_, separator) => {
+    const source = await parseYamlSource(`a: 1\n# note${separator}b: 2\nc: 3 # x${separator}d: 4\n`, 'f.yml');
     expect(source.data).toBeUndefined();
     expect(source.diagnostics.map((d) => `${d.line}:${d.col} ${d.rule}`)).toEqual(['2:7 yaml-syntax']);
     expect(source.diagnostics[0]?.message).toMatch(/in a comment; Ansible's YAML reads it as a line break.*remove it$/);
-    expect(parseYamlSource('a: "x\u2028y"\nb: x\u2028y\n', 'f.yml').diagnostics).toEqual([]);
+    expect((await parseYamlSource('a: "x\u2028y"\nb: x\u2028y\n', 'f.yml')).diagnostics).toEqual([]);
   });
 });
