@@ -10,7 +10,7 @@ export type { PathSegment, Position, YamlSource } from './yaml-types.js';
 /**
  * Most inventories are plain block YAML, which the simple reader takes in a fraction of the time, positions included
  * (the same as the full reader's: test/unit/config/yaml-simple.test.ts). Any other file goes to the full reader,
- * loaded then: the `yaml` library is a sixth of what a command would otherwise load at start-up.
+ * loaded then: the `yaml` library is some 250 KB of code that most runs never need.
  */
 export async function parseYamlSource(text: string, displayPath: string): Promise<YamlSource> {
   const simple = readSimpleYaml(text);
