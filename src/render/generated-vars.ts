@@ -6,7 +6,7 @@
  * and for Ansible alike.
  */
 import path from 'node:path';
-import type { AnsibleValue, ClusterConfig, WorkerHost } from '../config/types.js';
+import type { ClusterConfig, WorkerHost } from '../config/types.js';
 import { byCodeUnit } from '../util/compare.js';
 import { toAnsibleYaml, type YamlData } from './yaml-data.js';
 
@@ -21,8 +21,9 @@ function header(config: ClusterConfig, what: string): string {
   ].join('\n');
 }
 
-/** The record's entries in key order, into `out` (a new record by default). Runs once per host: no temporary arrays. */
-function sortedRecord<T>(record: Record<string, T>, out: Record<string, T> = {}): Record<string, T> {
+/** The record's entries in key order. Runs once per host: no temporary arrays. */
+function sortedRecord<T>(record: Record<string, T>): Record<string, T> {
+  const out: Record<string, T> = {};
   const keys = Object.keys(record);
   if (keys.length > 1) keys.sort();
   for (const k of keys) out[k] = record[k] as T;
@@ -30,13 +31,12 @@ function sortedRecord<T>(record: Record<string, T>, out: Record<string, T> = {})
 }
 
 function inventoryData(config: ClusterConfig): YamlData {
-  const hostVars = (vars: Record<string, AnsibleValue>): YamlData => sortedRecord(vars);
   const workers: Record<string, YamlData> = {};
   for (const w of [...config.workers].sort((a, b) => byCodeUnit(a.name, b.name))) {
     workers[w.name] = workerData(w, sortedRecord(w.vars as Record<string, YamlData>));
   }
   const children: Record<string, YamlData> = {
-    [SERVER_GROUP]: { hosts: { [config.server.name]: hostVars(config.server.vars) } },
+    [SERVER_GROUP]: { hosts: { [config.server.name]: sortedRecord(config.server.vars as Record<string, YamlData>) } },
     [WORKERS_GROUP]: { hosts: workers },
   };
   const all: Record<string, YamlData> = {};
