@@ -4,7 +4,9 @@
 //           of BENCH_RUNS (default 9, at least 7) interleaved runs against bare `node -e 0`: `--version`, `validate`
 //           of the example as the README runs it, and `render` of a generated 2,000-host inventory beside
 //           `ansible-inventory --list` on the same file. Targets: --version <= 1.3x bare Node, validate <= 2x bare
-//           Node, render <= 0.1x ansible-inventory. Boots nothing; run it on a quiet machine (it prints the load).
+//           Node, render <= 0.1x ansible-inventory. Beside them, no target: what every `ansible-playbook` run of the
+//           rendered tree pays to read its inventory (`ansible all --list-hosts`), next to the same for the source.
+//           Boots nothing; run it on a quiet machine (it prints the load).
 //   deploy: (root only, `npm run bench -- --deploy`, after the CLI figures unless --cli is given) first deploy and
 //           idempotent re-run on booted hosts running real Prefect 3.4.25, server + 2 and server + 8 workers
 //           (BENCH_WORKER_COUNTS=2 for one size), with the tasks each host executed on the re-run. Targets: re-run
@@ -39,6 +41,7 @@ async function benchCli() {
     const node = process.execPath;
     const cli = path.join(root, 'bin/pag-ansible.js');
     const inRoot = { cwd: root };
+    const ansibleEnv = { env: { ...process.env, ANSIBLE_INVENTORY_UNPARSED_FAILED: 'true' } };
     let out = 0;
     // Each figure is a whole process, as a user starts it. `render` writes a fresh tree each time (the first write).
     const cases = {
@@ -46,8 +49,10 @@ async function benchCli() {
       version: () => timeProcess(node, [cli, '--version'], inRoot),
       validate: () => timeProcess(node, [cli, 'validate', '-i', 'inventory.example.yml', '-s', 'secrets.example.yml'], inRoot),
       render: () => timeProcess(node, [cli, 'render', '-i', inventory, '-o', path.join(dir, `out-${out++}`)], inRoot),
-      ansibleInventory: () =>
-        timeProcess('ansible-inventory', ['-i', inventory, '--list'], { env: { ...process.env, ANSIBLE_INVENTORY_UNPARSED_FAILED: 'true' } }),
+      ansibleInventory: () => timeProcess('ansible-inventory', ['-i', inventory, '--list'], ansibleEnv),
+      // The warm-up round's render wrote out-0 before these run.
+      readRendered: () => timeProcess('ansible', ['all', '-i', path.join(dir, 'out-0', 'inventory.yml'), '--list-hosts'], ansibleEnv),
+      readSource: () => timeProcess('ansible', ['all', '-i', inventory, '--list-hosts'], ansibleEnv),
     };
     const times = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
     const skipped = new Set();
@@ -60,8 +65,8 @@ async function benchCli() {
           const t = run();
           if (round >= 0) times[name].push(t);
         } catch (e) {
-          if (name !== 'ansibleInventory') throw e;
-          console.error(`ansible-inventory not measured: ${e.message.split('\n')[0]}`);
+          if (!['ansibleInventory', 'readRendered', 'readSource'].includes(name)) throw e;
+          console.error(`${name} not measured (Ansible missing?): ${e.message.split('\n')[0]}`);
           skipped.add(name);
         }
       }
@@ -80,6 +85,10 @@ async function benchCli() {
     console.log(row('`pag-ansible validate` of the example (-i inventory.example.yml -s secrets.example.yml)', m.validate, m.node, 'node', 2));
     console.log(row(`\`pag-ansible render\` of ${HOSTS} hosts (fresh output directory)`, m.render, m.ansibleInventory, 'ansible-inventory', 0.1));
     if (m.ansibleInventory !== undefined) console.log(`| \`ansible-inventory --list\` of the same ${HOSTS} hosts | ${fmt(m.ansibleInventory)} | 1x | | |`);
+    if (m.readRendered !== undefined && m.readSource !== undefined) {
+      console.log(`| \`ansible all --list-hosts\`: the rendered inventory, as every run reads it | ${fmt(m.readRendered)} | ${(m.readRendered / m.readSource).toFixed(2)}x the source's | | |`);
+      console.log(`| \`ansible all --list-hosts\`: the source inventory | ${fmt(m.readSource)} | 1x | | |`);
+    }
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
   }
