@@ -18,6 +18,8 @@ description:
   - Writes are atomic (a temporary file in the same directory, renamed over the path).
   - Optionally makes sure a system group and user exist first, and lists paths matching glob patterns as they were
     before any change (RV(found)).
+  - Optionally returns the SHA-256 checksum of listed files as they were before any change (RV(checksums)), so that
+    the controller can tell whether a copy of its own file on the host is current without a task per file.
   - Optionally tells which of a list of Debian packages are not installed (RV(packages_missing)), reading dpkg's
     status only, so that the apt task after it runs only when there is something to install.
   - Optionally enables and starts (or stops) systemd services after the paths (O(services)), reloading systemd
@@ -40,6 +42,11 @@ options:
       shell: {description: Login shell., type: path, default: /usr/sbin/nologin}
   find:
     description: Glob patterns; the paths they matched before this task changed anything are returned in RV(found).
+    type: list
+    elements: path
+    default: []
+  checksums:
+    description: Files whose SHA-256, before this task changed anything, is returned in RV(checksums).
     type: list
     elements: path
     default: []
@@ -100,6 +107,11 @@ found:
   type: list
   elements: str
   returned: always
+checksums:
+  description: For each path of O(checksums), the hex SHA-256 of its content, or null when it is not a regular file.
+  type: dict
+  returned: always
+  sample: {"/opt/prefect/api-ca.crt": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"}
 account_changed:
   description: Whether the system group or user was created or corrected.
   type: bool
@@ -120,6 +132,7 @@ service_results:
 
 import glob
 import grp
+import hashlib
 import os
 import pwd
 import shutil
@@ -228,6 +241,20 @@ def _read(path):
             return handle.read()
     except (IOError, OSError):
         return None
+
+
+def _sha256(path):
+    """The hex SHA-256 of a regular file (links followed), or None."""
+    if not os.path.isfile(path):
+        return None
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except (IOError, OSError):
+        return None
+    return digest.hexdigest()
 
 
 def _remove(path):
@@ -393,6 +420,7 @@ def main():
                 shell=dict(type="path", default="/usr/sbin/nologin"),
             )),
             find=dict(type="list", elements="path", default=[]),
+            checksums=dict(type="list", elements="path", default=[]),
             packages=dict(type="list", elements="str", default=[]),
             paths=dict(type="list", elements="dict", options=path_spec, default=[]),
             services=dict(type="dict", options=dict(
@@ -405,6 +433,7 @@ def main():
     )
     check = module.check_mode
     found = sorted(set(p for pattern in module.params["find"] for p in glob.glob(pattern)))
+    checksums = dict((p, _sha256(p)) for p in module.params["checksums"])
     diffs = []
     account_commands = []
     if module.params["account"]:
@@ -436,6 +465,7 @@ def main():
         changed=bool(account_commands) or any(r["changed"] for r in results) or any(r["changed"] for r in service_results),
         results=results,
         found=found,
+        checksums=checksums,
         account_changed=bool(account_commands),
         packages_missing=_missing_packages(module, module.params["packages"]),
         service_results=service_results,

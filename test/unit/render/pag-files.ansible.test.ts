@@ -1,9 +1,11 @@
 /**
  * pag_files, the module and action plugin the rendered roles use to converge many paths in one task, run by real
  * ansible-playbook on the controller (connection local) in a scratch directory: per-path results, idempotence,
- * check mode and diff, secrets kept out of every output, `each` entries, `find`, `requires`, and refused path names.
+ * check mode and diff, secrets kept out of every output, `each` entries, `find`, `requires`, `checksums`, and refused
+ * path names.
  */
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -187,4 +189,35 @@ it('converges an entry with requires only once a path matches its pattern, and r
   expect(after.changed).toBe(true);
   expect(after.results).toEqual([expect.not.objectContaining({ skipped: true })]);
   expect(await fs.readlink(path.join(out, 'current-v2'))).toBe(target);
+}, 120_000);
+
+it('returns the SHA-256 of each listed file as it was before the task, null for what is not a file, also in check mode', async () => {
+  const play = path.join(dir, 'checksums.yml');
+  const copy = path.join(out, 'api-ca.crt');
+  await fs.writeFile(
+    play,
+    [
+      '- hosts: localhost',
+      '  connection: local',
+      '  gather_facts: false',
+      '  tasks:',
+      '    - pag_files:',
+      `        checksums: ["${copy}", "${out}/no-such-file", "${out}"]`,
+      `        paths: [{path: "${copy}", content: "new", owner: "{{ owner }}", group: "{{ grp }}", mode: "0644"}]`,
+      '      register: converged',
+      ...printResultTask("{'changed': converged.changed, 'results': converged.results, 'found': converged.checksums, 'packages_missing': []}"),
+      '',
+    ].join('\n'),
+  );
+  const run = async (...args: string[]) => registered((await runLocalPlaybook(dir, base(), args, play)).stdout);
+  await fs.writeFile(copy, 'old');
+  const sha = (text: string) => createHash('sha256').update(text).digest('hex');
+  const expected = (text: string) => ({ [copy]: sha(text), [`${out}/no-such-file`]: null, [out]: null });
+  // The checksum is read before the write: what the host had, for the controller to compare with its own file.
+  const checked = await run('--check');
+  expect(checked.found).toEqual(expected('old'));
+  expect(checked.changed).toBe(true);
+  const first = await run();
+  expect(first.found).toEqual(expected('old'));
+  expect((await run()).found).toEqual(expected('new'));
 }, 120_000);
