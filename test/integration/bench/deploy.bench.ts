@@ -12,7 +12,8 @@
  * Last, a floor to read the re-run against: the same hosts, inventory, ansible.cfg and warm connections, one play
  * with a single `ping` per host (one round trip, nothing else). Its wall per added worker host is what any run pays
  * per host on this machine; the re-run's is printed beside it.
- * BENCH_WORKER_COUNTS=2 (comma-separated) measures only those sizes.
+ * BENCH_WORKER_COUNTS=2 (comma-separated) measures only those sizes. BENCH_DATABASE=postgresql puts the server on a local
+ * PostgreSQL (installed by the role from an offline repository, as on an air-gapped site) instead of SQLite.
  */
 import { jest } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
@@ -20,7 +21,7 @@ import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { startCluster } from '../harness/cluster.js';
+import { buildOfflineRepo, startCluster } from '../harness/cluster.js';
 import { expectSuccess, pag, realPrefectBase, realPrefectVars, totalChanged, writePagInventory, writeSecrets, type PagResult } from '../support.js';
 
 jest.setTimeout(90 * 60_000);
@@ -29,6 +30,7 @@ const SERVER = 'b-server';
 const SERVER_TASKS_TARGET = 10;
 const WORKER_TASKS_TARGET = 8;
 const SCALE_TARGET = 1.3;
+const DATABASE = process.env.BENCH_DATABASE === 'postgresql' ? 'postgresql' : 'sqlite';
 
 interface Row {
   workers: number;
@@ -86,12 +88,16 @@ async function measure(workers: number): Promise<Row> {
   const cluster = await startCluster({ name: `pagb${workers}`, hosts: [SERVER, ...names], subnet: 20 + workers, base: realPrefectBase() });
   const work = await mkdtemp(path.join(os.tmpdir(), 'pag-bench-'));
   try {
+    const postgresql = DATABASE === 'postgresql' && {
+      prefect_database: { type: 'postgresql', mode: 'local' },
+      prefect_apt_repository: await buildOfflineRepo(['postgresql'], realPrefectBase()),
+    };
     await writePagInventory(cluster, path.join(work, 'inventory.yml'), {
       server: SERVER,
       workers: Object.fromEntries(names.map((n, i) => [n, i % 4 === 3 ? { pools: ['cpu-pool', 'gpu-pool'], gpuIds: [0] } : { pools: ['cpu-pool'] }])),
-      vars: realPrefectVars(),
+      vars: { ...realPrefectVars(), ...postgresql },
     });
-    await writeSecrets(path.join(work, 'secrets.yml'));
+    await writeSecrets(path.join(work, 'secrets.yml'), DATABASE === 'postgresql');
     const args = ['run', '-i', 'inventory.yml', '-s', 'secrets.yml'];
     let t0 = Date.now();
     expectSuccess(await pag(cluster, args, work));
@@ -138,7 +144,7 @@ it('measures deploy and re-run on real Prefect', async () => {
   for (const n of sizes) rows.push(await measure(n));
   const range = (xs: number[]) => (Math.min(...xs) === Math.max(...xs) ? `${xs[0]}` : `${Math.min(...xs)}–${Math.max(...xs)}`);
   const lines = [
-    `\n## Deploy on booted hosts, real Prefect (${os.cpus().length} cores, load ${os.loadavg()[0]!.toFixed(2)} at the end; wheelhouse environment, SQLite)\n`,
+    `\n## Deploy on booted hosts, real Prefect (${os.cpus().length} cores, load ${os.loadavg()[0]!.toFixed(2)} at the end; wheelhouse environment, ${DATABASE === 'postgresql' ? 'local PostgreSQL' : 'SQLite'})\n`,
     '| cluster | first deploy | re-run | changed on re-run | re-run tasks: server (target <= 10) | re-run tasks: each worker (target <= 8) |',
     '| --- | --- | --- | --- | --- | --- |',
     ...rows.map(
