@@ -1,12 +1,16 @@
 /**
  * Real Prefect 3.4.25 on a local PostgreSQL, on a server host whose only apt source is unreachable. Without
  * PostgreSQL the run stops with one line saying what is missing; with postgresql-17 installed the seed's way
- * (without the `postgresql` metapackage) the existing cluster is used with no apt call. Covers issue #8's
- * defects 2 (deploy-flow on a PostgreSQL cluster needs no database password) and 3.
+ * (without the `postgresql` metapackage) the existing cluster is used with no apt call. A setting PostgreSQL refuses
+ * stops the run with the previous drop-in file back. Covers issue #8's defects 2 (deploy-flow on a PostgreSQL cluster
+ * needs no database password) and 3.
  */
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import YAML from 'yaml';
 import { buildOfflineRepo, OFFLINE_REPO_LIST, OFFLINE_REPO_PATH, type Cluster } from './harness/cluster.js';
 import { describeRealPrefectCluster } from './real-prefect-scenario.js';
-import { DB_PASSWORD, realPrefectBase } from './support.js';
+import { DB_PASSWORD, expectSuccess, realPrefectBase } from './support.js';
 
 const SERVER = 'rq-server';
 
@@ -39,7 +43,7 @@ describeRealPrefectCluster({
     expect(pkgs.stdout).toMatch(/^postgresql-17 ii/m);
     expect(pkgs.stdout).not.toMatch(/^postgresql ii/m);
   },
-  checkServer: async (cluster: Cluster) => {
+  checkServer: async (cluster, pag, work) => {
     // The existing cluster was used: Prefect's tables live in PostgreSQL 17, and apt was never asked.
     const q = await cluster.execOk(SERVER, ['sh', '-c', "runuser -u postgres -- psql -XAtq -d prefect -c \"SELECT current_setting('server_version_num')::int / 10000, count(*) > 0 FROM pg_tables WHERE tablename = 'flow_run'\""]);
     expect(q.stdout.trim()).toBe('17|t');
@@ -54,5 +58,24 @@ describeRealPrefectCluster({
     expect(files.length).toBeGreaterThan(0);
     for (const f of files) expect(`${f} ${(await cluster.execOk(SERVER, ['stat', '-c', '%a %U', f])).stdout.trim()}`).toBe(`${f} 600 root`);
     expect((await cluster.exec(SERVER, ['sh', '-c', 'cat /proc/[0-9]*/cmdline 2>/dev/null | tr "\\0" " "'])).stdout).not.toContain(DB_PASSWORD);
+
+    // A value PostgreSQL refuses: the run stops naming it, the drop-in file the cluster runs with is back as it was,
+    // and PostgreSQL was neither reloaded onto it nor stopped. The inventory put right, the next run changes nothing.
+    const dropin = '/etc/postgresql/17/main/conf.d/pag-ansible.conf';
+    const before = (await cluster.execOk(SERVER, ['cat', dropin])).stdout;
+    expect(before).toMatch(/^shared_buffers = /m);
+    const pgPid = (await cluster.execOk(SERVER, ['systemctl', 'show', '-p', 'MainPID', '--value', 'postgresql@17-main'])).stdout.trim();
+    const file = path.join(work, 'inventory.yml');
+    const inventory = await readFile(file, 'utf8');
+    const doc = YAML.parse(inventory);
+    doc.all.vars.prefect_database.postgresql_conf = { work_mem: 'plenty' };
+    await writeFile(file, YAML.stringify(doc, { lineWidth: 0 }));
+    const refused = await pag('run', '-i', 'inventory.yml', '-s', 'secrets.yml', '--tags', 'prefect-server');
+    expect(refused.code).toBe(2);
+    expect(refused.stdout).toMatch(/PostgreSQL refuses prefect_database\.postgresql_conf \(the previous \S+pag-ansible\.conf is\s+back, the running server is unchanged\): work_mem \(line \d+\): /);
+    expect((await cluster.execOk(SERVER, ['cat', dropin])).stdout).toBe(before);
+    expect((await cluster.execOk(SERVER, ['systemctl', 'show', '-p', 'MainPID', '--value', 'postgresql@17-main'])).stdout.trim()).toBe(pgPid);
+    await writeFile(file, inventory);
+    expectSuccess(await pag('run', '-i', 'inventory.yml', '-s', 'secrets.yml', '--tags', 'prefect-server'));
   },
 });

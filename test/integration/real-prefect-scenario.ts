@@ -47,8 +47,11 @@ export interface RealPrefectOptions {
   prepare?: (cluster: Cluster) => Promise<void>;
   /** Runs in the first test before the server play, with `pag` bound to the cluster and the inventory. */
   beforeServer?: (cluster: Cluster, pag: (...args: string[]) => Promise<PagResult>) => Promise<void>;
-  /** Extra checks on the deployed server, run after the first server play. */
-  checkServer?: (cluster: Cluster) => Promise<void>;
+  /**
+   * Extra checks on the deployed server, run after the first server play, with `pag` bound to the cluster and the
+   * working directory (which holds inventory.yml and secrets.yml).
+   */
+  checkServer?: (cluster: Cluster, pag: (...args: string[]) => Promise<PagResult>, work: string) => Promise<void>;
 }
 
 const CPU_LIMIT = 3;
@@ -193,7 +196,7 @@ export function describeRealPrefectCluster(o: RealPrefectOptions): void {
       expect(await ui.text()).toMatch(/<html/i);
       expect((await sh(o.server, 'test -f /var/lib/prefect/ui/index.html && echo yes')).stdout.trim()).toBe('yes');
       expect((await sh(o.server, 'find /opt/prefect -name ui_build')).stdout.trim()).toBe('');
-      if (o.checkServer) await o.checkServer(cluster);
+      if (o.checkServer) await o.checkServer(cluster, (...args) => pag(cluster, args, work), work);
     });
 
     it('the pools and their limits are read back from the API', async () => {
