@@ -1,8 +1,8 @@
 /**
  * Real Prefect 3.4.25 on a local PostgreSQL, on a server host whose only apt source is unreachable. Without
  * PostgreSQL the run stops with one line saying what is missing; with postgresql-17 installed the seed's way
- * (without the `postgresql` metapackage) the existing cluster is used with no apt call. A setting PostgreSQL refuses
- * stops the run with the previous drop-in file back. Covers issue #8's defects 2 (deploy-flow on a PostgreSQL cluster
+ * (without the `postgresql` metapackage) the existing cluster is used with no apt call. A setting value PostgreSQL
+ * refuses, read by a reload or only at a start, stops the run with the previous drop-in file back. Covers issue #8's defects 2 (deploy-flow on a PostgreSQL cluster
  * needs no database password) and 3.
  */
 import { readFile, writeFile } from 'node:fs/promises';
@@ -60,21 +60,29 @@ describeRealPrefectCluster({
     expect((await cluster.exec(SERVER, ['sh', '-c', 'cat /proc/[0-9]*/cmdline 2>/dev/null | tr "\\0" " "'])).stdout).not.toContain(DB_PASSWORD);
 
     // A value PostgreSQL refuses: the run stops naming it, the drop-in file the cluster runs with is back as it was,
-    // and PostgreSQL was neither reloaded onto it nor stopped. The inventory put right, the next run changes nothing.
+    // and PostgreSQL was neither reloaded onto it nor restarted. work_mem is read by a reload (pg_file_settings);
+    // shared_buffers only when PostgreSQL starts (postgres -C), which a bad value would keep it from. The inventory
+    // put right, the next run succeeds.
     const dropin = '/etc/postgresql/17/main/conf.d/pag-ansible.conf';
     const before = (await cluster.execOk(SERVER, ['cat', dropin])).stdout;
     expect(before).toMatch(/^shared_buffers = /m);
     const pgPid = (await cluster.execOk(SERVER, ['systemctl', 'show', '-p', 'MainPID', '--value', 'postgresql@17-main'])).stdout.trim();
     const file = path.join(work, 'inventory.yml');
     const inventory = await readFile(file, 'utf8');
-    const doc = YAML.parse(inventory);
-    doc.all.vars.prefect_database.postgresql_conf = { work_mem: 'plenty' };
-    await writeFile(file, YAML.stringify(doc, { lineWidth: 0 }));
-    const refused = await pag('run', '-i', 'inventory.yml', '-s', 'secrets.yml', '--tags', 'prefect-server');
-    expect(refused.code).toBe(2);
-    expect(refused.stdout).toMatch(/PostgreSQL refuses prefect_database\.postgresql_conf \(the previous \S+pag-ansible\.conf is\s+back, the running server is unchanged\): work_mem \(line \d+\): /);
-    expect((await cluster.execOk(SERVER, ['cat', dropin])).stdout).toBe(before);
-    expect((await cluster.execOk(SERVER, ['systemctl', 'show', '-p', 'MainPID', '--value', 'postgresql@17-main'])).stdout.trim()).toBe(pgPid);
+    for (const [conf, said] of [
+      [{ work_mem: 'plenty' }, /work_mem \(line \d+\): /],
+      [{ shared_buffers: 'lots' }, /invalid value for parameter \\?"shared_buffers\\?": \\?"lots\\?"/],
+    ] as const) {
+      const doc = YAML.parse(inventory);
+      doc.all.vars.prefect_database.postgresql_conf = conf;
+      await writeFile(file, YAML.stringify(doc, { lineWidth: 0 }));
+      const refused = await pag('run', '-i', 'inventory.yml', '-s', 'secrets.yml', '--tags', 'prefect-server');
+      expect(`${refused.code} ${Object.keys(conf)[0]}`).toBe(`2 ${Object.keys(conf)[0]}`);
+      expect(refused.stdout).toMatch(/PostgreSQL refuses prefect_database\.postgresql_conf \(the previous \S+pag-ansible\.conf is\s+back, the running server is unchanged\): /);
+      expect(refused.stdout).toMatch(said);
+      expect((await cluster.execOk(SERVER, ['cat', dropin])).stdout).toBe(before);
+      expect((await cluster.execOk(SERVER, ['systemctl', 'show', '-p', 'MainPID', '--value', 'postgresql@17-main'])).stdout.trim()).toBe(pgPid);
+    }
     await writeFile(file, inventory);
     expectSuccess(await pag('run', '-i', 'inventory.yml', '-s', 'secrets.yml', '--tags', 'prefect-server'));
   },
