@@ -73,6 +73,24 @@ afterAll(async () => {
   await fs.rm(dir, { recursive: true, force: true });
 });
 
+/** A play of one pag_files task with ARGS (its indented lines), printing its result with FOUND as `found`. */
+function writePagFilesPlay(file: string, args: string[], found: string): Promise<void> {
+  return fs.writeFile(
+    file,
+    [
+      '- hosts: localhost',
+      '  connection: local',
+      '  gather_facts: false',
+      '  tasks:',
+      '    - pag_files:',
+      ...args,
+      '      register: converged',
+      ...printResultTask(`{'changed': converged.changed, 'results': converged.results, 'found': ${found}, 'packages_missing': []}`),
+      '',
+    ].join('\n'),
+  );
+}
+
 const base = () => ({
   out,
   owner: user,
@@ -161,20 +179,13 @@ it('converges an entry with requires only once a path matches its pattern, and r
   const play = path.join(dir, 'requires.yml');
   const target = path.join(out, 'versions', 'v2');
   await fs.rm(path.join(out, 'versions'), { recursive: true, force: true });
-  await fs.writeFile(
+  await writePagFilesPlay(
     play,
     [
-      '- hosts: localhost',
-      '  connection: local',
-      '  gather_facts: false',
-      '  tasks:',
-      '    - pag_files:',
       '        paths:',
       `          - {path: "${out}/current-v2", state: link, src: "${target}", requires: "${target}/lib/python3*/prefect-*.dist-info", owner: "{{ owner }}", group: "{{ grp }}", label: link}`,
-      '      register: converged',
-      ...printResultTask("{'changed': converged.changed, 'results': converged.results, 'found': [], 'packages_missing': []}"),
-      '',
-    ].join('\n'),
+    ],
+    '[]',
   );
   const run = async () => registered((await runLocalPlaybook(dir, base(), [], play)).stdout);
   // Incomplete: the directory is there, the marker is not.
@@ -194,20 +205,13 @@ it('converges an entry with requires only once a path matches its pattern, and r
 it('returns the SHA-256 of each listed file as it was before the task, null for what is not a file, also in check mode', async () => {
   const play = path.join(dir, 'checksums.yml');
   const copy = path.join(out, 'api-ca.crt');
-  await fs.writeFile(
+  await writePagFilesPlay(
     play,
     [
-      '- hosts: localhost',
-      '  connection: local',
-      '  gather_facts: false',
-      '  tasks:',
-      '    - pag_files:',
       `        checksums: ["${copy}", "${out}/no-such-file", "${out}"]`,
       `        paths: [{path: "${copy}", content: "new", owner: "{{ owner }}", group: "{{ grp }}", mode: "0644"}]`,
-      '      register: converged',
-      ...printResultTask("{'changed': converged.changed, 'results': converged.results, 'found': converged.checksums, 'packages_missing': []}"),
-      '',
-    ].join('\n'),
+    ],
+    'converged.checksums',
   );
   const run = async (...args: string[]) => registered((await runLocalPlaybook(dir, base(), args, play)).stdout);
   await fs.writeFile(copy, 'old');
