@@ -125,6 +125,8 @@ describe('scenario 1: the server', () => {
     // The tag kept the workers out: Ansible only validated their role arguments there (ansible/ansible#82505).
     expect(r.recap[W1]?.changed ?? 0).toBe(0);
     expect((await hostExec(W1, 'ls /etc/systemd/system/ | grep -c prefect || true')).stdout.trim()).toBe('0');
+    // Nor did the environment play, which carries both tags, reach them: no account, no environment.
+    for (const w of [W1, W2]) expect(`${w} ${(await hostExec(w, 'getent passwd prefect; ls -d /opt/prefect 2>/dev/null; true')).stdout.trim()}`).toBe(`${w} `);
 
     expect((await api(baseUrl, 'GET', '/ready', undefined, null)).status).toBe(200);
     expect((await api(baseUrl, 'GET', '/work_pools/cpu-pool', undefined, null)).status).toBe(401);
@@ -161,6 +163,9 @@ describe('scenario 2: the workers', () => {
     const r = expectSuccess(await run('--tags', 'prefect-worker'));
     for (const h of [W1, W2]) expect(r.recap[h]).toMatchObject({ failed: 0, unreachable: 0 });
     expect(r.recap[SERVER]?.changed ?? 0).toBe(0);
+    // The environment play, which carries both tags, left the server at its first task: only the server play's role
+    // argument validation (tagged always, ansible/ansible#82505) ran there.
+    expect(r.recap[SERVER]?.ok ?? 0).toBeLessThanOrEqual(1);
     for (const [host, unit] of [[W1, 'prefect-worker-cpu-pool'], [W2, 'prefect-worker-cpu-pool'], [W2, 'prefect-worker-gpu-pool']] as const) {
       expect(`${host} ${(await hostExec(host, `systemctl is-active ${unit}`)).stdout.trim()}`).toBe(`${host} active`);
       expect(`${host} ${(await hostExec(host, `systemctl is-enabled ${unit}`)).stdout.trim()}`).toBe(`${host} enabled`);
