@@ -122,9 +122,9 @@ it('writes hostile setting values as exactly those values, one line each, never 
 });
 
 it('sizes PostgreSQL from the host: 25% / 75% of the memory, work_mem spread over the connections, half the CPUs', async () => {
-  const tasks = parse(await fs.readFile(path.resolve('roles-templates/roles/prefect_server/tasks/postgresql_tuning.yml'), 'utf8')) as { name: string }[];
-  const sizing = tasks.find((t) => t.name === "Size PostgreSQL's memory settings from the host");
-  expect(sizing).toBeDefined();
+  // The role's own variables (vars/main.yml), fed the first probe's output as postgresql.yml registers it.
+  const roleVars = path.resolve('roles-templates/roles/prefect_server/vars/main.yml');
+  expect(parse(await fs.readFile(roleVars, 'utf8'))).toHaveProperty('prefect_server_postgresql_defaults');
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'pag-sizing-'));
   try {
     const play = [
@@ -133,16 +133,17 @@ it('sizes PostgreSQL from the host: 25% / 75% of the memory, work_mem spread ove
         hosts: 'localhost',
         connection: 'local',
         gather_facts: false,
-        tasks: [sizing, { name: 'Show', 'ansible.builtin.copy': { dest: `${dir}/{{ case }}.json`, content: '{{ prefect_server_postgresql_defaults | to_json }}', mode: '0600' } }],
+        vars_files: [roleVars],
+        tasks: [{ name: 'Show', 'ansible.builtin.copy': { dest: `${dir}/{{ case }}.json`, content: '{{ prefect_server_postgresql_defaults | to_json }}', mode: '0600' } }],
       },
     ];
     await fs.writeFile(path.join(dir, 'play.yml'), JSON.stringify(play));
     const cases: Record<string, Record<string, unknown>> = {
       // 64 GiB and 16 CPUs, flint's 9124 connections: work_mem at its 4 MB floor.
-      flint: { prefect_server_host_size: { stdout: '67108864 16' }, prefect_database: { postgresql_conf: { max_connections: '9124', shared_buffers: '16GB' } } },
+      flint: { prefect_server_postgresql_probe: { stdout_lines: ['67108864 16', '17'] }, prefect_database: { postgresql_conf: { max_connections: '9124', shared_buffers: '16GB' } } },
       // 2 GiB, 1 CPU, PostgreSQL's 100 connections.
-      small: { prefect_server_host_size: { stdout: '2097152 1' }, prefect_database: {} },
-      off: { prefect_server_host_size: { stdout: '2097152 1' }, prefect_database: { postgresql_autotune: false } },
+      small: { prefect_server_postgresql_probe: { stdout_lines: ['2097152 1'] }, prefect_database: {} },
+      off: { prefect_server_postgresql_probe: { stdout_lines: ['2097152 1'] }, prefect_database: { postgresql_autotune: false } },
     };
     for (const [name, vars] of Object.entries(cases)) {
       await run('ansible-playbook', ['-i', 'localhost,', 'play.yml', '-e', JSON.stringify({ ...vars, case: name })], { cwd: dir, env: ENV });
