@@ -84,6 +84,15 @@ describeRealPrefectCluster({
       expect((await cluster.execOk(SERVER, ['systemctl', 'show', '-p', 'MainPID', '--value', 'postgresql@17-main'])).stdout.trim()).toBe(pgPid);
     }
     await writeFile(file, inventory);
+
+    // A postgresql.conf that no longer includes conf.d would never read the drop-in file: the run stops saying so,
+    // before writing it. The line back, the next run succeeds.
+    const conf = '/etc/postgresql/17/main/postgresql.conf';
+    await cluster.execOk(SERVER, ['sed', '-i', "s/^include_dir = 'conf.d'/#&/", conf]);
+    const noConfD = await pag('run', '-i', 'inventory.yml', '-s', 'secrets.yml', '--tags', 'prefect-server');
+    expect(noConfD.code).toBe(2);
+    expect(noConfD.stdout).toMatch(/postgresql\.conf has no active include_dir = 'conf\.d', so the settings of\s+prefect_database\.postgresql_conf would never be read/);
+    await cluster.execOk(SERVER, ['sed', '-i', "s/^#\\(include_dir = 'conf.d'\\)/\\1/", conf]);
     expectSuccess(await pag('run', '-i', 'inventory.yml', '-s', 'secrets.yml', '--tags', 'prefect-server'));
   },
 });

@@ -140,10 +140,10 @@ it('sizes PostgreSQL from the host: 25% / 75% of the memory, work_mem spread ove
     await fs.writeFile(path.join(dir, 'play.yml'), JSON.stringify(play));
     const cases: Record<string, Record<string, unknown>> = {
       // 64 GiB and 16 CPUs, flint's 9124 connections: work_mem at its 4 MB floor.
-      flint: { prefect_server_postgresql_probe: { stdout_lines: ['67108864 16', '17'] }, prefect_database: { postgresql_conf: { max_connections: '9124', shared_buffers: '16GB' } } },
+      flint: { prefect_server_postgresql_probe: { stdout_lines: ['size 67108864 16', 'unit enabled active', 'version 17'] }, prefect_database: { postgresql_conf: { max_connections: '9124', shared_buffers: '16GB' } } },
       // 2 GiB, 1 CPU, PostgreSQL's 100 connections.
-      small: { prefect_server_postgresql_probe: { stdout_lines: ['2097152 1'] }, prefect_database: {} },
-      off: { prefect_server_postgresql_probe: { stdout_lines: ['2097152 1'] }, prefect_database: { postgresql_autotune: false } },
+      small: { prefect_server_postgresql_probe: { stdout_lines: ['size 2097152 1'] }, prefect_database: {} },
+      off: { prefect_server_postgresql_probe: { stdout_lines: ['size 2097152 1'] }, prefect_database: { postgresql_autotune: false } },
     };
     for (const [name, vars] of Object.entries(cases)) {
       await run('ansible-playbook', ['-i', 'localhost,', 'play.yml', '-e', JSON.stringify({ ...vars, case: name })], { cwd: dir, env: ENV });
