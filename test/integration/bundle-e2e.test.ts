@@ -121,8 +121,9 @@ maybe('validate, run the server (PostgreSQL from the bundle) and the worker, fro
   for (const [h, r] of Object.entries(dryRecap)) expect(`${h}: failed ${r.failed}, unreachable ${r.unreachable}`).toBe(`${h}: failed 0, unreachable 0`);
   // It reports what the run would do there, then says why it stops where the rest needs what it would install.
   for (const h of [SERVER, WORKER]) expect(dryRecap[h]?.changed).toBeGreaterThan(0);
-  // Once in each play: the environments' (both hosts), the server's and the worker's.
-  expect(dry.stdout.match(/End the dry run here on a host Prefect was never deployed on/g)).toHaveLength(3);
+  // Once for each host of each play it ends (Ansible names a meta task per host): the environment play's two, the
+  // server play's and the worker play's.
+  expect(dry.stdout.match(/End the dry run here on a host Prefect was never deployed on/g)).toHaveLength(4);
   expect(dry.stderr).toMatch(/a dry run \(--check\): nothing was changed/);
   expect(dry.stderr).not.toMatch(/\[WARNING\]/);
   for (const h of [SERVER, WORKER]) {
