@@ -375,6 +375,37 @@ describe('scenario 6: faults', () => {
     expect((await api<{ concurrency_limit: number }>(baseUrl, 'GET', '/work_pools/cpu-pool')).body.concurrency_limit).toBe(5);
   });
 
+  it('a dry run of the upgrade (run --check --diff) reports the changes and leaves every host, the database and the controller as they were', async () => {
+    spec.vars = {
+      ...spec.vars,
+      prefect_version: '3.4.12',
+      prefect_environment: { source: 'pixi-pack', pixi_pack_tarball: artefacts.prefectEnv('3.4.12'), pixi_unpack_binary: artefacts.pixiUnpack },
+    };
+    await writeInventory();
+    const pids = async () => Promise.all([
+      hostExec(SERVER, 'systemctl show -p MainPID --value prefect-server'),
+      hostExec(W1, 'systemctl show -p MainPID --value prefect-worker-cpu-pool'),
+    ]).then((rs) => rs.map((r) => r.stdout.trim()));
+    const before = { pids: await pids(), migrations: await migrations() };
+    const r = expectSuccess(await run('--check', '--diff'));
+    // What the upgrade would do is reported, host by host: the new environment, the database's migration.
+    expect(r.recap[SERVER]!.changed).toBeGreaterThan(0);
+    expect(r.recap[W1]!.changed).toBeGreaterThan(0);
+    expect(r.stdout).toMatch(/TASK \[prefect_server : Migrate the database to Prefect 3\.4\.12\]/);
+    // Nothing moved: no new environment, the links, the database and its recorded version, the running processes.
+    for (const h of [SERVER, W1]) {
+      expect((await hostExec(h, 'ls /opt/prefect/versions')).stdout.split('\n').filter(Boolean)).toEqual(['3.4.11-pixi-pack']);
+      expect((await hostExec(h, 'readlink -f /opt/prefect/current')).stdout.trim()).toBe('/opt/prefect/versions/3.4.11-pixi-pack');
+    }
+    expect((await hostExec(SERVER, 'cat /var/lib/prefect/.pag-database-version')).stdout).toBe('3.4.11\n');
+    expect(await migrations()).toEqual(before.migrations);
+    expect(await pids()).toEqual(before.pids);
+    expect((await api<string>(baseUrl, 'GET', '/admin/version')).body).toBe('3.4.11');
+    for (const pool of ['cpu-pool', 'gpu-pool']) expect((await api<{ is_paused: boolean }>(baseUrl, 'GET', `/work_pools/${pool}`)).body.is_paused).toBe(false);
+    // No backup was taken: a dry run fetches nothing.
+    expect(await readdir(path.join(work, 'backups')).catch(() => [])).toEqual([]);
+  });
+
   it('upgrading Prefect installs the new environment beside the old one, backs up and migrates the database once, and restarts onto it', async () => {
     spec.vars = {
       ...spec.vars,
