@@ -11,6 +11,8 @@ export interface Recorded {
   path: string;
   authorization?: string;
   body: unknown;
+  /** The status it was answered with. */
+  status?: number;
 }
 
 export type Handler = (req: Recorded) => { status: number; body?: unknown } | undefined;
@@ -38,6 +40,7 @@ export async function startFakePrefectApi(opts: { auth?: string } = { auth: AUTH
       if (req.headers.authorization !== undefined) rec.authorization = req.headers.authorization;
       requests.push(rec);
       const send = (status: number, body?: unknown) => {
+        rec.status = status;
         res.writeHead(status, { 'content-type': 'application/json' });
         res.end(body === undefined ? '' : JSON.stringify(body));
       };
