@@ -57,6 +57,22 @@ async function writeInventory(): Promise<void> {
   await writePagInventory(cluster, inv(), spec, artefacts);
 }
 
+/** The inventory installs Prefect VERSION, from its pixi-pack tarball among the test artefacts. */
+async function usePrefect(version: string): Promise<void> {
+  spec.vars = {
+    ...spec.vars,
+    prefect_version: version,
+    prefect_environment: { source: 'pixi-pack', pixi_pack_tarball: artefacts.prefectEnv(version), pixi_unpack_binary: artefacts.pixiUnpack },
+  };
+  await writeInventory();
+}
+
+/** The main PIDs of the server and of W1's cpu-pool worker. */
+async function mainPids(): Promise<string[]> {
+  const units: [string, string][] = [[SERVER, 'prefect-server'], [W1, 'prefect-worker-cpu-pool']];
+  return Promise.all(units.map(async ([h, unit]) => (await hostExec(h, `systemctl show -p MainPID --value ${unit}`)).stdout.trim()));
+}
+
 interface Deployment {
   id: string;
   name: string;
@@ -376,17 +392,8 @@ describe('scenario 6: faults', () => {
   });
 
   it('a dry run of the upgrade (run --check --diff) reports the changes and leaves every host, the database and the controller as they were', async () => {
-    spec.vars = {
-      ...spec.vars,
-      prefect_version: '3.4.12',
-      prefect_environment: { source: 'pixi-pack', pixi_pack_tarball: artefacts.prefectEnv('3.4.12'), pixi_unpack_binary: artefacts.pixiUnpack },
-    };
-    await writeInventory();
-    const pids = async () => Promise.all([
-      hostExec(SERVER, 'systemctl show -p MainPID --value prefect-server'),
-      hostExec(W1, 'systemctl show -p MainPID --value prefect-worker-cpu-pool'),
-    ]).then((rs) => rs.map((r) => r.stdout.trim()));
-    const before = { pids: await pids(), migrations: await migrations() };
+    await usePrefect('3.4.12');
+    const before = { pids: await mainPids(), migrations: await migrations() };
     const r = expectSuccess(await run('--check', '--diff'));
     // What the upgrade would do is reported, host by host: the new environment, the database's migration.
     expect(r.recap[SERVER]!.changed).toBeGreaterThan(0);
@@ -399,7 +406,7 @@ describe('scenario 6: faults', () => {
     }
     expect((await hostExec(SERVER, 'cat /var/lib/prefect/.pag-database-version')).stdout).toBe('3.4.11\n');
     expect(await migrations()).toEqual(before.migrations);
-    expect(await pids()).toEqual(before.pids);
+    expect(await mainPids()).toEqual(before.pids);
     expect((await api<string>(baseUrl, 'GET', '/admin/version')).body).toBe('3.4.11');
     for (const pool of ['cpu-pool', 'gpu-pool']) expect((await api<{ is_paused: boolean }>(baseUrl, 'GET', `/work_pools/${pool}`)).body.is_paused).toBe(false);
     // No backup was taken: a dry run fetches nothing.
@@ -407,14 +414,8 @@ describe('scenario 6: faults', () => {
   });
 
   it('upgrading Prefect installs the new environment beside the old one, backs up and migrates the database once, and restarts onto it', async () => {
-    spec.vars = {
-      ...spec.vars,
-      prefect_version: '3.4.12',
-      prefect_environment: { source: 'pixi-pack', pixi_pack_tarball: artefacts.prefectEnv('3.4.12'), pixi_unpack_binary: artefacts.pixiUnpack },
-    };
-    await writeInventory();
-    const oldServerPid = (await hostExec(SERVER, 'systemctl show -p MainPID --value prefect-server')).stdout.trim();
-    const oldWorkerPid = (await hostExec(W1, 'systemctl show -p MainPID --value prefect-worker-cpu-pool')).stdout.trim();
+    await usePrefect('3.4.12');
+    const [oldServerPid, oldWorkerPid] = await mainPids();
     const upgrade = expectSuccess(await run());
     // A backup of the 3.4.11 database was fetched before the migration and kept beside the inventory.
     expect(upgrade.stderr).toMatch(/before migrating the database from Prefect 3\.4\.11, a backup was taken: backups\/prefect-backup-\d{8}T\d{6}Z\.tar/);
@@ -426,8 +427,9 @@ describe('scenario 6: faults', () => {
       return v.status === 200 && v.body === '3.4.12' ? v.body : undefined;
     }, 90_000);
     expect(version).toBe('3.4.12');
-    expect((await hostExec(SERVER, 'systemctl show -p MainPID --value prefect-server')).stdout.trim()).not.toBe(oldServerPid);
-    expect((await hostExec(W1, 'systemctl show -p MainPID --value prefect-worker-cpu-pool')).stdout.trim()).not.toBe(oldWorkerPid);
+    const [newServerPid, newWorkerPid] = await mainPids();
+    expect(newServerPid).not.toBe(oldServerPid);
+    expect(newWorkerPid).not.toBe(oldWorkerPid);
     // The workers moved one pool at a time: cpu-pool paused, restarted on every host, heard from and resumed before
     // gpu-pool was touched; and both pools serve again.
     const turns = [...upgrade.stdout.matchAll(/^TASK \[prefect_worker : (Pause the pool|Restart the pool's workers|Wait until every restarted worker|Resume the pool)[^:]*: ([\w-]+)\]/gm)]
@@ -451,9 +453,7 @@ describe('scenario 6: faults', () => {
   });
 
   it('going back to an older Prefect is refused before anything changes, unless --allow-downgrade', async () => {
-    const upgraded = spec.vars?.prefect_environment;
-    spec.vars = { ...spec.vars, prefect_version: '3.4.11', prefect_environment: { source: 'pixi-pack', pixi_pack_tarball: artefacts.prefectEnv('3.4.11'), pixi_unpack_binary: artefacts.pixiUnpack } };
-    await writeInventory();
+    await usePrefect('3.4.11');
     try {
       const r = await run('--tags', 'prefect-server');
       expect(r.code).toBe(2);
@@ -461,8 +461,7 @@ describe('scenario 6: faults', () => {
       expect((await hostExec(SERVER, 'readlink -f /opt/prefect/current')).stdout.trim()).toBe('/opt/prefect/versions/3.4.12-pixi-pack');
       expect((await api<string>(baseUrl, 'GET', '/admin/version')).body).toBe('3.4.12');
     } finally {
-      spec.vars = { ...spec.vars, prefect_version: '3.4.12', prefect_environment: upgraded };
-      await writeInventory();
+      await usePrefect('3.4.12');
     }
   });
 
