@@ -2,8 +2,9 @@
  * Real Prefect 3.4.25 on a local PostgreSQL, on a server host whose only apt source is unreachable. Without
  * PostgreSQL the run stops with one line saying what is missing; with postgresql-17 installed the seed's way
  * (without the `postgresql` metapackage) the existing cluster is used with no apt call. A setting value PostgreSQL
- * refuses, read by a reload or only at a start, stops the run with the previous drop-in file back. Covers issue #8's defects 2 (deploy-flow on a PostgreSQL cluster
- * needs no database password) and 3.
+ * refuses, read by a reload or only at a start, stops the run with the previous drop-in file back; a dry run of a
+ * settings change only shows it; a role password changed by hand is set back. Covers issue #8's defects 2 (deploy-flow
+ * on a PostgreSQL cluster needs no database password) and 3.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -94,5 +95,24 @@ describeRealPrefectCluster({
     expect(noConfD.stdout).toMatch(/postgresql\.conf has no active include_dir = 'conf\.d', so the settings of\s+prefect_database\.postgresql_conf would never be read/);
     await cluster.execOk(SERVER, ['sed', '-i', "s/^#\\(include_dir = 'conf.d'\\)/\\1/", conf]);
     expectSuccess(await pag('run', '-i', 'inventory.yml', '-s', 'secrets.yml', '--tags', 'prefect-server'));
+
+    // A dry run of a settings change shows the drop-in file's new line and changes nothing.
+    const tuned = YAML.parse(inventory);
+    tuned.all.vars.prefect_database.postgresql_conf = { work_mem: '8MB' };
+    await writeFile(file, YAML.stringify(tuned, { lineWidth: 0 }));
+    const dry = expectSuccess(await pag('run', '-i', 'inventory.yml', '-s', 'secrets.yml', '--tags', 'prefect-server', '--check', '--diff'));
+    expect(dry.stdout).toMatch(/^\+work_mem = '8MB'$/m);
+    expect(dry.stdout).toMatch(/TASK \[prefect_server : Converge the PostgreSQL settings[^\n]*\n(?:[^\n]*\n)*?changed: \[rq-server\]/);
+    expect((await cluster.execOk(SERVER, ['cat', dropin])).stdout).toBe(before);
+    await writeFile(file, inventory);
+
+    // A password changed behind pag-ansible's back: the login check fails, the inventory's is set again (one change),
+    // and the role logs in with it over loopback as the server does.
+    await sql("ALTER ROLE prefect PASSWORD 'changed-by-hand'");
+    const reset = expectSuccess(await pag('run', '-i', 'inventory.yml', '-s', 'secrets.yml', '--tags', 'prefect-server'));
+    expect(reset.recap[SERVER]?.changed).toBe(1);
+    expect(reset.stdout + reset.stderr).not.toContain(DB_PASSWORD);
+    const login = await cluster.exec(SERVER, ['sh', '-c', 'IFS= read -r PGPASSWORD && export PGPASSWORD && exec psql -XAtqw -h 127.0.0.1 -U prefect -d prefect -c "SELECT 1"'], { input: `${DB_PASSWORD}\n` });
+    expect(`${login.code} ${login.stdout.trim()}`).toBe('0 1');
   },
 });
