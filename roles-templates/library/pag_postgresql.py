@@ -81,7 +81,8 @@ results:
   type: list
   elements: dict
   returned: always
-  sample: [{"item": "settings", "path": "/etc/postgresql/17/main/conf.d/pag-ansible.conf", "changed": false},
+  sample: [{"item": "settings", "path": "/etc/postgresql/17/main/conf.d/pag-ansible.conf", "changed": false,
+            "content_changed": false},
            {"item": "hba", "path": "/etc/postgresql/17/main/pg_hba.conf", "changed": false},
            {"item": "reload", "changed": false},
            {"item": "restart", "changed": false, "settings": []},
@@ -213,7 +214,7 @@ def with_block(original, block, marker):
     return "".join(lines).encode("utf-8")
 
 
-def read_state(module, cluster, retries):
+def read_state(module, cluster, retries, service):
     """The cluster's state, asked until PostgreSQL answers (it may still be starting)."""
     for attempt in range(max(retries, 1)):
         rc, out, err = cluster.run(STATE_SQL)
@@ -221,8 +222,8 @@ def read_state(module, cluster, retries):
             return json.loads(out)
         if attempt + 1 < retries:
             time.sleep(2)
-    module.fail_json(msg="PostgreSQL on port %s did not answer (psql: %s): see journalctl -u postgresql@*"
-                     % (cluster.port, (err or out).strip()), rc=rc)
+    module.fail_json(msg="PostgreSQL on port %s did not answer in %d tries 2 s apart (psql: %s): its log says why, "
+                         "journalctl -u %s" % (cluster.port, retries, (err or out).strip(), service), rc=rc)
 
 
 def settings_refusal(module, cluster, state, path):
@@ -261,16 +262,20 @@ def converge_settings(module, cluster, state, spec, check, diffs):
         module.fail_json(msg="%s exists and is not a regular file" % path)
     old = _read(path) if exists else None
     right_attrs = exists and (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (pw.pw_uid, pw.pw_gid, 0o644)
-    if old == wanted and right_attrs:
-        return {"item": "settings", "path": path, "changed": changed}
-    diffs.append({"before_header": path, "after_header": path, "before": _text(old),
-                  "after": spec["content"]} if old != wanted else
-                 {"before_header": path, "after_header": path, "before": "%04o %d:%d\n" % (
-                     stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid), "after": "0644 postgres:postgres\n"})
+    content_changed = old != wanted
+    result = {"item": "settings", "path": path, "changed": True, "content_changed": content_changed}
+    if not content_changed and right_attrs:
+        return dict(result, changed=changed)
+    header = {"before_header": path, "after_header": path}
+    if content_changed:
+        diffs.append(dict(header, before=_text(old), after=spec["content"]))
+    else:
+        diffs.append(dict(header, before="%04o %d:%d\n" % (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid),
+                          after="0644 postgres:postgres\n"))
     if check:
-        return {"item": "settings", "path": path, "changed": True}
+        return result
     _write(path, wanted, uid=pw.pw_uid, gid=pw.pw_gid, mode=0o644)
-    if old != wanted:
+    if content_changed:
         refusal = settings_refusal(module, cluster, state, path)
         if refusal:
             if old is None:
@@ -280,7 +285,7 @@ def converge_settings(module, cluster, state, spec, check, diffs):
             module.fail_json(
                 msg="PostgreSQL refuses prefect_database.postgresql_conf (the previous %s is back, the running server "
                     "is unchanged): %s. Fix these settings in the inventory and run again." % (path, refusal))
-    return {"item": "settings", "path": path, "changed": True, "content_changed": old != wanted}
+    return result
 
 
 def converge_hba(module, state, spec, check, diffs):
@@ -361,7 +366,7 @@ def main():
     )
     params, check = module.params, module.check_mode
     cluster = Cluster(module, params["port"])
-    state = read_state(module, cluster, params["retries"])
+    state = read_state(module, cluster, params["retries"], params["service"])
     if not state["reads_conf_d"]:
         module.fail_json(
             msg="%s has no active include_dir = 'conf.d', so the settings of prefect_database.postgresql_conf would "
@@ -370,7 +375,7 @@ def main():
     diffs = []
     settings = converge_settings(module, cluster, state, params["settings"], check, diffs)
     hba = converge_hba(module, state, params["hba"], check, diffs)
-    reload_due = (settings.get("content_changed", False) or hba["changed"]) and not check
+    reload_due = (settings["content_changed"] or hba["changed"]) and not check
     # Without a reload, the state's list stands: a restart that an interrupted run left pending still happens.
     pending = reload_and_wait(module, cluster, state) if reload_due else state["pending_restart"]
     reload = {"item": "reload", "changed": reload_due}
@@ -383,7 +388,7 @@ def main():
             if rc != 0:
                 module.fail_json(msg="systemctl restart %s failed: %s" % (params["service"], (err or out).strip()))
             # The login below needs the cluster back.
-            read_state(module, cluster, params["retries"])
+            read_state(module, cluster, params["retries"], params["service"])
     database, password = converge_database(module, cluster, params["login"], check)
     results = [settings, hba, reload, restart, database, password]
     module.exit_json(changed=any(r["changed"] for r in results), state=state, results=results, diff=diffs)
