@@ -19,7 +19,7 @@ description:
   - A listing of the directory (names, sizes, modification times) is kept in C(<dest>.listing). While the directory
     still matches it, the archive is left as it is and the files are not read.
   - Runs on the controller only; nothing reaches the managed host. Use it with C(run_once).
-  - Never reports changed (the archive is the controller's cache): RV(packed) tells whether it was written.
+  - Never reports changed (the archive is the controller's cache); RV(packed) tells whether it was written.
   - In check mode the archive is written too, so that a copy task after it can compare.
 version_added: "0.1.0"
 author: pag-ansible

@@ -46,7 +46,7 @@ options:
     required: true
     suboptions:
       block: {description: The lines., type: str, required: true}
-      marker: {description: Marker line, with C({mark}) for BEGIN and END., type: str, required: true}
+      marker: {description: "Marker line, with C({mark}) for BEGIN and END.", type: str, required: true}
   login:
     description: The Prefect role, its database and how the server connects.
     type: dict
