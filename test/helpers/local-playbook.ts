@@ -12,6 +12,9 @@ import { repoRoot } from '../unit/config/helpers.js';
 
 const exec = promisify(execFile);
 
+/** The first lines of a play on this machine (connection local, no facts); its tasks follow at four spaces. */
+export const LOCAL_PLAY_HEAD: readonly string[] = ['- hosts: localhost', '  connection: local', '  gather_facts: false', '  tasks:'];
+
 /** The task that prints EXPRESSION (a Jinja2 expression) as the result `pagResult` reads. */
 export function printResultTask(expression: string): string[] {
   return ['    - name: Print the result', '      ansible.builtin.debug:', `        msg: "PAGRESULT{{ ${expression} | to_json }}PAGRESULT"`];

@@ -10,7 +10,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { pagResult, pluginPlayDir, printResultTask, runLocalPlaybook } from '../../helpers/local-playbook.js';
+import { LOCAL_PLAY_HEAD, pagResult, pluginPlayDir, printResultTask, runLocalPlaybook } from '../../helpers/local-playbook.js';
 
 const exec = promisify(execFile);
 const SECRET = 'pag-files-s3cret-value';
@@ -38,10 +38,7 @@ function registered(stdout: string): Converged {
 
 beforeAll(async () => {
   dir = await pluginPlayDir('pag-files-', [
-    '- hosts: localhost',
-    '  connection: local',
-    '  gather_facts: false',
-    '  tasks:',
+    ...LOCAL_PLAY_HEAD,
     '    - name: Converge',
     '      pag_files:',
     '        find: ["{{ out }}/*.env"]',
@@ -78,10 +75,7 @@ function writePagFilesPlay(file: string, args: string[], found: string): Promise
   return fs.writeFile(
     file,
     [
-      '- hosts: localhost',
-      '  connection: local',
-      '  gather_facts: false',
-      '  tasks:',
+      ...LOCAL_PLAY_HEAD,
       '    - pag_files:',
       ...args,
       '      register: converged',

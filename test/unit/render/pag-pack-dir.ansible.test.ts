@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { pagResult, pluginPlayDir, printResultTask, runLocalPlaybook } from '../../helpers/local-playbook.js';
+import { LOCAL_PLAY_HEAD, pagResult, pluginPlayDir, printResultTask, runLocalPlaybook } from '../../helpers/local-playbook.js';
 
 const exec = promisify(execFile);
 
@@ -42,10 +42,7 @@ async function makeRepo(root: string, files: Record<string, string>): Promise<vo
 
 beforeAll(async () => {
   dir = await pluginPlayDir('pag-pack-dir-', [
-    '- hosts: localhost',
-    '  connection: local',
-    '  gather_facts: false',
-    '  tasks:',
+    ...LOCAL_PLAY_HEAD,
     '    - name: Pack',
     '      pag_pack_dir: {src: "{{ src }}", dest: "{{ dest }}", name: apt-repository}',
     '      run_once: true',

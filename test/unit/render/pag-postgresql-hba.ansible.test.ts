@@ -9,7 +9,7 @@ import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { pluginPlayDir, runLocalPlaybook } from '../../helpers/local-playbook.js';
+import { LOCAL_PLAY_HEAD, pluginPlayDir, runLocalPlaybook } from '../../helpers/local-playbook.js';
 
 const exec = promisify(execFile);
 
@@ -33,10 +33,7 @@ let dir: string;
 
 beforeAll(async () => {
   dir = await pluginPlayDir('pag-hba-', [
-    '- hosts: localhost',
-    '  connection: local',
-    '  gather_facts: false',
-    '  tasks:',
+    ...LOCAL_PLAY_HEAD,
     '    - name: Write the block as blockinfile does',
     '      ansible.builtin.blockinfile:',
     '        path: "{{ item.path }}"',

@@ -10,7 +10,7 @@ import { jest } from '@jest/globals';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { startFakePrefectApi, type FakePrefectApi, type Recorded } from '../../helpers/fake-prefect-api.js';
-import { pluginPlayDir, runLocalPlaybook } from '../../helpers/local-playbook.js';
+import { LOCAL_PLAY_HEAD, pluginPlayDir, runLocalPlaybook } from '../../helpers/local-playbook.js';
 import { repoRoot } from '../config/helpers.js';
 
 jest.setTimeout(120_000);
@@ -70,10 +70,7 @@ beforeAll(async () => {
   }
   api.routes.set('POST /work_pools/', route((r) => (pools.set((r.body as Pool).name, r.body as Pool), { status: 201, body: r.body })));
   dir = await pluginPlayDir('pag-pools-', [
-    '- hosts: localhost',
-    '  connection: local',
-    '  gather_facts: false',
-    '  tasks:',
+    ...LOCAL_PLAY_HEAD,
     '    - name: The work pools',
     '      ansible.builtin.import_tasks:',
     `        file: ${JSON.stringify(path.join(repoRoot, 'roles-templates/roles/prefect_server/tasks/work_pools.yml'))}`,
