@@ -34,13 +34,13 @@ async function run() {
     });
   }
 
-  if (SHORT_LIVED_COMMANDS.has(args[0])) {
+  process.exitCode = await main(process.argv, undefined, undefined, async (command) => {
+    if (!SHORT_LIVED_COMMANDS.has(command)) return;
     // These finish in a fraction of a second, before what V8's optimizing compiler (TurboFan) compiles pays back its
     // compile time, spent on a second core the garbage collector wants too: without it a render of 2,000 hosts is
-    // 12 % faster on two cores (npm run bench). Set only now: a V8 flag set earlier costs Node the code cache of
-    // every built-in module it loads after, which made a small `validate` 4 % slower.
+    // 12 % faster on two cores (npm run bench). Set once the command is loaded: a V8 flag costs Node the code cache
+    // of every built-in module loaded after it (set at start-up, it made a small `validate` 4 % slower).
     const { setFlagsFromString } = await import('node:v8');
     setFlagsFromString('--no-opt');
-  }
-  process.exitCode = await main(process.argv);
+  });
 }

@@ -2,7 +2,8 @@
  * What the built CLI loads to validate the example: the start-up that `npm run bench` times. Node's crypto (about
  * fifteen internal modules) is for inventories with TLS files to check, so `validate` of one without them must not
  * load it; the `yaml` library is the full reader, for files the simple reader does not take, so neither `validate`
- * nor `render` of the example loads it. Needs dist/ (`npm run build`; .ci/run builds first), like the other built-CLI
+ * nor `render` of the example loads it. `render` and `validate` run without V8's optimizing compiler, switched off
+ * once the command is loaded (bin/pag-ansible.js). Needs dist/ (`npm run build`; .ci/run builds first), like the other built-CLI
  * tests.
  */
 import { spawnSync } from 'node:child_process';
@@ -53,6 +54,32 @@ const built = existsSync(path.join(repoRoot, 'dist/bundled/main.js'));
       // esbuild names each bundled package file in a comment: `// node_modules/yaml/dist/…`.
       expect(chunks.filter((u) => readFileSync(new URL(u), 'utf8').includes('node_modules/yaml/dist/'))).toEqual([]);
     }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}, 120_000);
+
+(built ? test : test.skip)('render and validate turn V8's optimizing compiler off once their modules are loaded; other commands keep it', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'pag-startup-'));
+  try {
+    // Preloaded: reports each V8 flag the CLI sets, and whether Node's crypto (which render loads) was loaded by then.
+    const preload = path.join(dir, 'flags.cjs');
+    writeFileSync(
+      preload,
+      "const v8 = require('node:v8'); const set = v8.setFlagsFromString;\n" +
+        "v8.setFlagsFromString = (f) => { process.stderr.write('V8FLAG ' + f + ' crypto=' + process.moduleLoadList.includes('NativeModule crypto') + '\\n'); set(f); };\n",
+    );
+    const cli = (...args: string[]) =>
+      spawnSync(process.execPath, ['--require', preload, path.join(repoRoot, 'bin/pag-ansible.js'), ...args], { cwd: repoRoot, encoding: 'utf8' });
+    const flags = (r: ReturnType<typeof cli>) => {
+      expect(`${r.status}\n${r.stderr}`).toMatch(/^0\n/);
+      return r.stderr.split('\n').filter((l) => l.startsWith('V8FLAG'));
+    };
+    const example = ['-i', 'inventory.example.yml', '-s', 'secrets.example.yml'];
+    expect(flags(cli('render', ...example, '-o', path.join(dir, 'rendered')))).toEqual(['V8FLAG --no-opt crypto=true']);
+    expect(flags(cli('validate', ...example))).toEqual(['V8FLAG --no-opt crypto=false']);
+    expect(flags(cli('run', '--help'))).toEqual([]);
+    expect(flags(cli('bundle', '--help'))).toEqual([]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
