@@ -3,8 +3,8 @@
  * fifteen internal modules) is for inventories with TLS files to check, so `validate` of one without them must not
  * load it; the `yaml` library is the full reader, for files the simple reader does not take, so neither `validate`
  * nor `render` of the example loads it. `render` and `validate` run without V8's optimizing compiler, switched off
- * once the command is loaded (bin/pag-ansible.js). Needs dist/ (`npm run build`; .ci/run builds first), like the other built-CLI
- * tests.
+ * once the command is loaded (bin/pag-ansible.js). Needs dist/ (`npm run build`; .ci/run builds first), like the
+ * other built-CLI tests.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -59,7 +59,7 @@ const built = existsSync(path.join(repoRoot, 'dist/bundled/main.js'));
   }
 }, 120_000);
 
-(built ? test : test.skip)('render and validate turn V8's optimizing compiler off once their modules are loaded; other commands keep it', () => {
+(built ? test : test.skip)("render and validate turn V8's optimizing compiler off once their modules are loaded; other commands keep it", () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'pag-startup-'));
   try {
     // Preloaded: reports each V8 flag the CLI sets, and whether Node's crypto (which render loads) was loaded by then.
