@@ -81,7 +81,8 @@ export function reportError(e: unknown, reporter: Reporter): number {
 
 /**
  * Runs the command line ARGV. `commandLoaded`, when given, is called once the command's code is loaded and before it
- * runs: the process's owner (bin/pag-ansible.js) tunes V8 there without costing the modules just loaded their code cache.
+ * runs: the process's owner (bin/pag-ansible.js) tunes V8 there, where a flag no longer costs the modules just loaded
+ * their code cache.
  */
 export async function main(
   argv: string[],
