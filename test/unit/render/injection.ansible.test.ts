@@ -1,6 +1,8 @@
 /**
  * Property test: hostile strings in every user-facing string field render to YAML that real Ansible parses,
- * reads back exactly, and never evaluates as Jinja2. Runs the real `ansible-playbook` (Debian's ansible-core).
+ * reads back exactly, and never evaluates as Jinja2. Runs the real `ansible-playbook` (Debian's ansible-core). The
+ * worker units are read as the worker role reads them (its vars file and the pag_worker_units filter, which names
+ * units and workers after hostile pools), so the names made from user text are proved inert too.
  */
 import { execFile } from 'node:child_process';
 import { promises as fs, existsSync } from 'node:fs';
@@ -10,7 +12,10 @@ import { promisify } from 'node:util';
 import { jest } from '@jest/globals';
 import fc from 'fast-check';
 import { generatedFiles } from '../../../src/render/generated-vars.js';
+import { HEALTHCHECK_BASE_PORT } from '../../../src/config/cluster.js';
 import type { ClusterConfig } from '../../../src/config/types.js';
+import { byCodeUnit } from '../../../src/util/compare.js';
+import { repoRoot } from '../config/helpers.js';
 import { exampleCluster } from '../../helpers/cluster-fixture.js';
 
 const run = promisify(execFile);
@@ -90,7 +95,8 @@ function hostileCluster(s: string[]): ClusterConfig {
       ...w,
       vars: { ansible_host: pick(16) },
       gpu_ids: [pick(17)],
-      units: w.units.map((u) => ({ ...u, env, gpu_ids: [pick(17)] })),
+      // Hostile pools too (distinct on a host): the role makes unit and worker names of them.
+      units: w.units.map((u, i) => ({ ...u, pool: `${pick(13 + i)}${i}`, env, gpu_ids: [pick(17)] })),
     })),
   };
 }
@@ -107,7 +113,12 @@ function expected(c: ClusterConfig, host: string): Probe {
     prefect_api_url: c.prefect_api_url,
     prefect_database: c.prefect_database,
     pool_env: c.prefect_work_pools[0]?.env,
-    worker_units: w ? w.units : null,
+    // As the role derives them (vars/main.yml): sorted by pool, named after it and the host, ports counted up.
+    worker_units: w
+      ? [...w.units]
+          .sort((a, b) => byCodeUnit(a.pool, b.pool))
+          .map((u, i) => ({ ...u, unit: `prefect-worker-${u.pool}`, worker_name: `${host}-${u.pool}`, healthcheck_port: HEALTHCHECK_BASE_PORT + i }))
+      : null,
     ansible_host: (w ?? c.server).vars.ansible_host ?? host,
   };
 }
@@ -117,6 +128,8 @@ const PROBE_PLAY = `---
   hosts: all
   gather_facts: false
   connection: local
+  vars_files:
+    - worker-vars.yml
   tasks:
     - name: Write the variables of each host as JSON
       ansible.builtin.copy:
@@ -133,8 +146,17 @@ const PROBE_PLAY = `---
           prefect_api_url: "{{ prefect_api_url }}"
           prefect_database: "{{ prefect_database }}"
           pool_env: "{{ prefect_work_pools[0].env }}"
-          worker_units: "{{ prefect_worker_units | default(None) }}"
           ansible_host: "{{ ansible_host | default(inventory_hostname) }}"
+    # One item at a time, as the role's tasks and templates take them: Ansible templates a loop item's strings
+    # again when a task reads it, unless they are unsafe.
+    - name: Write each worker unit as the worker role reads it
+      ansible.builtin.copy:
+        dest: "{{ probe_dir }}/{{ inventory_hostname }}.unit-{{ unit_index }}.json"
+        mode: "0600"
+        content: "{{ item | to_json }}"
+      loop: "{{ prefect_worker_units | default([]) }}"
+      loop_control:
+        index_var: unit_index
 `;
 
 beforeAll(() => {
@@ -154,15 +176,20 @@ it('renders hostile strings that real Ansible reads back exactly and never evalu
           await fs.writeFile(path.join(dir, rel), text);
         }
         await fs.writeFile(path.join(dir, 'probe.yml'), PROBE_PLAY);
+        await fs.copyFile(path.join(repoRoot, 'roles-templates/roles/prefect_worker/vars/main.yml'), path.join(dir, 'worker-vars.yml'));
         await fs.mkdir(path.join(dir, 'out'));
         await run('ansible-playbook', ['-i', 'inventory.yml', 'probe.yml', '-e', `probe_dir=${path.join(dir, 'out')}`], {
           cwd: dir,
-          env: { ...process.env, ANSIBLE_INVENTORY_UNPARSED_FAILED: 'true', ANSIBLE_RETRY_FILES_ENABLED: 'False', ANSIBLE_HOST_KEY_CHECKING: 'False', ANSIBLE_LOCALHOST_WARNING: 'False', ANSIBLE_PYTHON_INTERPRETER: '/usr/bin/python3' },
+          env: { ...process.env, ANSIBLE_FILTER_PLUGINS: path.join(repoRoot, 'roles-templates/filter_plugins'), ANSIBLE_INVENTORY_UNPARSED_FAILED: 'true', ANSIBLE_RETRY_FILES_ENABLED: 'False', ANSIBLE_HOST_KEY_CHECKING: 'False', ANSIBLE_LOCALHOST_WARNING: 'False', ANSIBLE_PYTHON_INTERPRETER: '/usr/bin/python3' },
         });
         for (const host of ['pag-server', 'pag-worker-1', 'pag-worker-2']) {
           const got = JSON.parse(await fs.readFile(path.join(dir, 'out', `${host}.json`), 'utf8')) as Probe;
           const want = expected(cluster, host);
-          if (want.worker_units === null) delete want.worker_units, delete got.worker_units;
+          if (want.worker_units === null) delete want.worker_units;
+          else {
+            const units = (await fs.readdir(path.join(dir, 'out'))).filter((f) => f.startsWith(`${host}.unit-`)).sort();
+            got.worker_units = await Promise.all(units.map(async (f) => JSON.parse(await fs.readFile(path.join(dir, 'out', f), 'utf8')) as unknown));
+          }
           expect(got).toEqual(JSON.parse(JSON.stringify(want)));
         }
         expect(existsSync(CANARY)).toBe(false);
