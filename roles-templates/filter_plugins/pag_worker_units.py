@@ -22,7 +22,7 @@ short_description: A worker host's units in full, from their per-pool settings
 description:
   - Adds to each item of the list, a copy of its settings, C(unit) (C(prefect-worker-<pool>)), C(worker_name)
     (C(<host>-<pool>)) and C(healthcheck_port) (I(base_port) plus the item's index).
-  - The items come sorted by pool (pag-ansible writes them so): the index is the pool's place among the host's pools.
+  - The items come sorted by pool, as pag-ansible writes them, so the index is the pool's place among the host's pools.
   - Names made from the pool and the host are returned as unsafe text, as the inventory's own strings are, so Ansible
     never templates them.
 options:

@@ -2,7 +2,7 @@
  * The modules shipped in the rendered tree's library/ are documented as Ansible reads documentation: `ansible-doc`
  * (the real one) parses each module's DOCUMENTATION and RETURN, and every option it documents is one the module's
  * argument_spec takes, and the other way round (top-level options). A description with `: ` or a flow mapping with a
- * comma in it is a YAML error that only ansible-doc shows, so this runs it on every module.
+ * comma in it is a YAML error that only ansible-doc shows, so this runs it on every module, and on the shipped filter.
  */
 import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
@@ -56,5 +56,37 @@ it('documents every shipped module so that ansible-doc reads it, with the option
     const taken = specs[name] ?? [];
     expect(taken.length).toBeGreaterThan(0);
     expect(`${name}: ${documented.join(' ')}`).toBe(`${name}: ${taken.join(' ')}`);
+    expect(nonTextDescriptions(doc?.doc, name)).toEqual([]);
+  }
+}, 60_000);
+
+/**
+ * Descriptions that are not text: a list item with `: ` in it parses as a mapping, which `ansible-doc --json` passes
+ * through and the text view cannot show. Paths of the offending descriptions, at the top and in every option.
+ */
+function nonTextDescriptions(node: unknown, at = 'doc'): string[] {
+  if (node === null || typeof node !== 'object') return [];
+  const record = node as Record<string, unknown>;
+  const own = 'description' in record && ![record.description].flat().every((d) => typeof d === 'string') ? [at] : [];
+  const options = (record.options ?? record.suboptions ?? {}) as Record<string, unknown>;
+  return [...own, ...Object.entries(options).flatMap(([name, option]) => nonTextDescriptions(option, `${at}.${name}`))];
+}
+
+/** Each shipped filter's arguments (a filter has no argument_spec to read them from). */
+const FILTER_OPTIONS: Record<string, string> = { pag_worker_units: '_input base_port host' };
+
+it('documents every shipped filter so that ansible-doc reads it, with its arguments', async () => {
+  const filters = path.join(repoRoot, 'roles-templates', 'filter_plugins');
+  const names = (await fs.readdir(filters)).filter((f) => f.endsWith('.py')).map((f) => f.slice(0, -3)).sort();
+  expect(names).toEqual(Object.keys(FILTER_OPTIONS).sort());
+  const { stdout } = await exec('ansible-doc', ['--json', '-t', 'filter', ...names], {
+    env: { ...process.env, ANSIBLE_NOCOLOR: '1', ANSIBLE_FILTER_PLUGINS: filters },
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  const docs = JSON.parse(stdout) as Record<string, { doc: { name: string; options?: Record<string, unknown> } }>;
+  for (const name of names) {
+    expect(`${name}: ${docs[name]?.doc.name}`).toBe(`${name}: ${name}`);
+    expect(`${name}: ${Object.keys(docs[name]?.doc.options ?? {}).sort().join(' ')}`).toBe(`${name}: ${FILTER_OPTIONS[name]}`);
+    expect(nonTextDescriptions(docs[name]?.doc, name)).toEqual([]);
   }
 }, 60_000);
