@@ -69,7 +69,7 @@ function targetPattern(tags: readonly string[]): string {
 }
 
 /**
- * One ping round over every targeted host before any play. Returns the --limit the playbook then runs with:
+ * One round over every targeted host before any play (its connection and its Python, reachability.ts). Returns the --limit the playbook then runs with:
  * unchanged when every host answered, the reachable hosts with --skip-unreachable; otherwise nothing is changed.
  */
 async function checkReachability(
@@ -79,7 +79,7 @@ async function checkReachability(
 ): Promise<string | undefined> {
   if (spec.passthrough.some((a) => NO_CONTACT_OPTIONS.includes(a))) return spec.limit;
   const pattern = targetPattern(spec.tags);
-  ctx.reporter.err(`pag-ansible: checking that every targeted host can be reached (one ansible.builtin.ping round)…`);
+  ctx.reporter.err(`pag-ansible: checking that every targeted host can be reached and start Python (one ansible.builtin.raw round)…`);
   const result = await deps.runAdhoc(
     reachabilitySpec({ renderedDir: spec.outDir, env: ctx.env, ...(spec.limit !== undefined && { limit: spec.limit }) }, pattern, spec.passthrough),
   );
@@ -182,8 +182,8 @@ export function registerRun(program: Command, ctx: CommandContext): void {
       'after',
       [
         '',
-        'Before the plays, one ping round checks every targeted host; if any cannot be reached, each is named with its',
-        'reason and nothing is changed (exit 4) unless --skip-unreachable is given.',
+        'Before the plays, one round checks every targeted host (its connection, and that its Python starts); if any',
+        'cannot be used, each is named with its reason and nothing is changed (exit 4) unless --skip-unreachable is given.',
         '',
         'Exit code: Ansible\'s own (2 a task failed, 4 a host was unreachable, 99 interrupted …), explained in one line;',
         '1 when validation fails, 2 on a usage error, 3 when ansible-playbook is not installed.',

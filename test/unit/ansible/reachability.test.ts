@@ -19,6 +19,24 @@ it('reads unreachable and failed hosts, with their reasons, from ansible --one-l
   expect(parseOneLine('noise\n[WARNING]: x\n').size).toBe(0);
 });
 
+it('reads a raw command\'s one-line results: a failed command is a host that cannot run modules, named with its exit code and stderr', () => {
+  const stdout = [
+    // ansible-core 2.14's one-line callback: a failed command as JSON.
+    'd | FAILED! => {"changed": true,"msg": "non-zero return code","rc": 127,"stderr": "/bin/sh: 1: /opt/py/bin/python3: not found\\r\\nShared connection to 10.0.0.4 closed.\\r\\n","stdout": ""}',
+    'e | CHANGED | rc=0 | (stdout)  (stderr) Shared connection to 10.0.0.5 closed.\\r\\n',
+    // The line a command's result has when it succeeds, as later callbacks may also print a failure.
+    'f | FAILED | rc=1 | (stdout) ',
+  ].join('\n');
+  const recap = { hosts: { d: { ...zero, failures: 1 }, e: { ...zero, ok: 1 }, f: { ...zero, failures: 1 } } };
+  expect(readReachability({ exitCode: 2, argv: [], stdout, recap })).toEqual({
+    reachable: ['e'],
+    problems: [
+      { host: 'd', kind: 'failed', reason: 'exit 127: /bin/sh: 1: /opt/py/bin/python3: not found' },
+      { host: 'f', kind: 'failed', reason: 'exit 1' },
+    ],
+  });
+});
+
 it('reports a round that reached no host (a broken inventory, say) as a failure', () => {
   expect(() => readReachability({ exitCode: 1, argv: [], stdout: '', stderr: 'ERROR! bad inventory\n' })).toThrow(/failed before contacting any host \(exit 1\): ERROR! bad inventory/);
 });

@@ -96,3 +96,23 @@ it('with --skip-unreachable runs the plays on the host that answered', async () 
   expect(rec.program).toBe('ansible-playbook');
   expect(rec.argv[rec.argv.indexOf('--limit') + 1]).toBe('pag-server');
 }, 90_000);
+
+it('names a host whose Python does not start, and one without the interpreter it is given, and runs no play', async () => {
+  // Reached (a local connection), but the interpreter the inventory names is not there: modules could not run.
+  await inventory(`{ansible_connection: local, ansible_python_interpreter: ${path.join(dir, 'no-such-python3')}}`);
+  const { code, stderr } = await pagRun([]);
+  expect(code).toBe(4);
+  expect(stderr).toMatch(new RegExp(`^  pag-server: cannot run Ansible modules: exit 127: .*no-such-python3.*not found`, 'm'));
+  expect(stderr).toMatch(/^  pag-worker-1: unreachable: .*Connection refused/m);
+  await expect(fs.readFile(path.join(dir, 'record.json'))).rejects.toThrow(); // ansible-playbook never started
+}, 90_000);
+
+it('starts the Python that Ansible would discover when the inventory sets none', async () => {
+  // A local connection whose PATH has a python3 that fails: the round runs it (and says so) rather than assuming.
+  const bin = path.join(dir, 'bin');
+  await fs.writeFile(path.join(bin, 'python3'), '#!/bin/sh\necho "python3 is broken here" >&2\nexit 3\n', { mode: 0o755 });
+  await inventory('{ansible_connection: local}');
+  const { code, stderr } = await pagRun([]);
+  expect(code).toBe(4);
+  expect(stderr).toMatch(/^  pag-server: cannot run Ansible modules: exit 3: python3 is broken here$/m);
+}, 90_000);

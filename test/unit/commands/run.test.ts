@@ -5,6 +5,7 @@ import type { CommandContext } from '../../../src/cli/context.js';
 import { MissingToolError, ToolFailedError, UsageError } from '../../../src/errors.js';
 import { parse } from 'yaml';
 import { PLAYBOOK_TAGS, registerRun } from '../../../src/commands/run.js';
+import { PYTHON_CHECK } from '../../../src/ansible/reachability.js';
 import { setupFake, type FakeSetup } from '../../doubles/fake-ansible/fake.js';
 import { AUTH_STRING, captureReporter, programWith, writeCluster, type CapturedReporter } from '../../doubles/fake-ansible/cluster-fixture.js';
 
@@ -117,12 +118,11 @@ describe('pag-ansible run', () => {
     expect([...new Set(plays.flatMap((p) => p.tags ?? []))].sort()).toEqual([...PLAYBOOK_TAGS].sort());
   });
 
-  it('checks every targeted host in one ping round before the plays, with the run\'s limit and connection options', async () => {
+  it('checks every targeted host in one raw round (connection and Python) before the plays, with the run\'s limit and connection options', async () => {
     await run(['-i', 'inventory.yml', '-s', 'secrets.yml', '--tags', 'prefect-worker', '--limit', 'pag-worker-1', '--', '-u', 'admin', '--forks', '3']);
     const adhoc = JSON.parse(await readFile(`${fake.recordFile}.ansible`, 'utf8')) as { argv: string[]; env: Record<string, string> };
-    expect(adhoc.env.ANSIBLE_PIPELINING).toBe('False');
     expect(adhoc.argv).toEqual([
-      '-i', join(rendered(), 'inventory.yml'), 'prefect_workers', '-m', 'ansible.builtin.ping', '--limit', 'pag-worker-1',
+      '-i', join(rendered(), 'inventory.yml'), 'prefect_workers', '-m', 'ansible.builtin.raw', '-a', PYTHON_CHECK, '--limit', 'pag-worker-1',
       '--one-line', '--timeout', '10', '-u', 'admin',
     ]);
     expect(reporter.errText()).toMatch(/pag-ansible: 3 hosts reachable/);
