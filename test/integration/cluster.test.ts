@@ -212,6 +212,17 @@ describe('scenario 2: the workers', () => {
       expect(gcl.body.limit).toBe(1);
     }
   });
+
+  it('the server play keeps every worker host\'s GPU limits: one deleted by hand is back after a server-only run', async () => {
+    expect((await api(baseUrl, 'DELETE', `/v2/concurrency_limits/gpu-${W2}-1`)).status).toBe(204);
+    const r = await run('--tags', 'prefect-server');
+    expectSuccess(r);
+    expect(changedTasks(r.stdout).map((l) => l.slice(0, l.indexOf(': changed'))).filter((t, i, all) => all.indexOf(t) === i)).toEqual([
+      'prefect_server : Create the missing GPU concurrency limits',
+    ]);
+    expect(totalChanged(r)).toBe(1);
+    expect((await api<{ limit: number }>(baseUrl, 'GET', `/v2/concurrency_limits/gpu-${W2}-1`)).body.limit).toBe(1);
+  });
 });
 
 describe('scenario 3 and 7: idempotence, check mode, vault', () => {
