@@ -7,12 +7,15 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
+
+from ansible import constants as C
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 
 # Keys of an entry that only the controller reads.
-_CONTROLLER_KEYS = ("template", "vars", "secret", "each")
+_CONTROLLER_KEYS = ("template", "vars", "secret", "each", "role")
 
 
 class _FileNames(dict):
@@ -31,9 +34,26 @@ class ActionModule(ActionBase):
 
     An entry with `each: LIST` stands for one entry per element of LIST, like a loop: its path is formatted with the
     element's fields (`/etc/prefect/{unit}.env`), its template sees the element as `item`, and its result's label
-    is the element's field named by the entry's `label` (none by default)."""
+    is the element's field named by the entry's `label` (none by default), and its `changed_mark` is formatted as its
+    path is.
+
+    An entry with `entries: LIST` stands for the entries of LIST, in its place: the paths that another role gives
+    this task (main.yml's environment play writes a worker host's units with the environment's files). An entry with
+    `role: NAME` takes its template from that role's templates/, found as Ansible finds roles (roles/ beside the
+    playbook, then roles_path), instead of the task's role."""
 
     TRANSFERS_FILES = False
+
+    @staticmethod
+    def _role_template(role, name, task_vars):
+        """The absolute path of template NAME of role ROLE."""
+        base = task_vars.get("playbook_dir") or os.getcwd()
+        for roles_dir in [os.path.join(base, "roles")] + list(C.DEFAULT_ROLES_PATH or []):
+            path = os.path.join(os.path.expanduser(roles_dir), role, "templates", name)
+            if os.path.isfile(path):
+                return path
+        raise AnsibleActionFail("pag_files: template %s of role %s not found (roles/ beside the playbook, roles_path)"
+                                % (name, role))
 
     def _render(self, name, template_vars, task_vars):
         lookup = self._shared_loader_obj.lookup_loader.get(
@@ -46,9 +66,16 @@ class ActionModule(ActionBase):
         result = super(ActionModule, self).run(tmp, task_vars)
         args = dict(self._task.args)
         entries = []
-        for entry in args.get("paths") or []:
+        pending = list(args.get("paths") or [])
+        while pending:
+            entry = pending.pop(0)
             if not isinstance(entry, dict):
                 raise AnsibleActionFail("pag_files: each entry of paths must be a dictionary")
+            if "entries" in entry:
+                if set(entry) != {"entries"} or not isinstance(entry["entries"], list):
+                    raise AnsibleActionFail("pag_files: an entry with entries takes a list and nothing else")
+                pending[:0] = entry["entries"]
+                continue
             if entry.get("each") is None:
                 entries.append(entry)
                 continue
@@ -57,19 +84,23 @@ class ActionModule(ActionBase):
                     raise AnsibleActionFail("pag_files: the elements of each must be dictionaries")
                 # A field that names a file must stay one file name: no directory, no way out of the directory.
                 try:
-                    path = to_text(entry["path"]).format_map(_FileNames(element))
+                    named = dict((key, to_text(entry[key]).format_map(_FileNames(element)))
+                                 for key in ("path", "changed_mark") if entry.get(key) is not None)
                 except (KeyError, ValueError) as exc:
                     raise AnsibleActionFail("pag_files: cannot name a path from %s: %s" % (entry["path"], exc))
                 # Only the named field is reported: the element may hold what a secret file is made of.
                 label = element.get(entry["label"]) if entry.get("label") else None
-                entries.append(dict(entry, each=None, path=path, vars=dict(entry.get("vars") or {}, item=element),
-                                    label=label))
+                entries.append(dict(entry, each=None, vars=dict(entry.get("vars") or {}, item=element), label=label,
+                                    **named))
         paths = []
         for entry in entries:
             item = {k: v for k, v in entry.items() if k not in _CONTROLLER_KEYS}
             text = None
             if entry.get("template") is not None:
-                text = self._render(entry["template"], entry.get("vars"), task_vars)
+                template = entry["template"]
+                if entry.get("role") is not None:
+                    template = self._role_template(entry["role"], template, task_vars)
+                text = self._render(template, entry.get("vars"), task_vars)
             if text is not None:
                 item["secret_content" if entry.get("secret") else "content"] = text
             elif entry.get("secret") and "content" in item:

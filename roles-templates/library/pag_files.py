@@ -27,8 +27,9 @@ description:
     round trip. Each service is reported in RV(service_results).
   - Its action plugin renders C(template) entries on the controller (the template lookup, with the entry's
     C(vars)), so a task gives templates as the template module does. An entry with C(secret) gets its content as
-    O(paths[].secret_content). An entry with C(each) stands for one path per element of a list (see the action
-    plugin).
+    O(paths[].secret_content). An entry with C(each) stands for one path per element of a list, one with C(entries)
+    for the entries of a list (paths another role gives), and one with C(role) takes its template from that role
+    (see the action plugin).
 version_added: "0.1.0"
 author: pag-ansible
 options:
@@ -76,6 +77,13 @@ options:
       group: {description: Group name., type: str, default: root}
       mode: {description: Octal mode as a string., type: str}
       label: {description: Returned as is with the path's result, to tell the items apart., type: raw}
+      changed_mark:
+        description:
+          - A path created empty (owner root, mode 0600) right after this entry changed a path that existed before the
+            task, unless it exists; not in check mode. A mark for a later task (a restart owed to a changed
+            configuration), made in the same step as the change so that a run stopped in between still leaves it.
+          - For an entry with C(each), formatted with the element's fields as C(path) is (see the action plugin).
+        type: path
       requires:
         description:
           - A glob pattern. The entry is converged only when a path matches it at that point of the task; otherwise
@@ -91,6 +99,13 @@ options:
       names: {description: Unit names (C(prefect-worker-cpu.service))., type: list, elements: str, required: true}
       enabled: {description: Whether the services start at boot., type: bool, default: true}
       state: {description: Whether the services run., type: str, choices: [started, stopped], default: started}
+      existing_only:
+        description:
+          - Converge only the services that systemd knew before this task wrote anything. One whose unit file the task
+            writes for the first time is left as it is, for a later task to start (when what it needs is up), and
+            reported with C(skipped=true).
+        type: bool
+        default: false
 notes:
   - Supports check mode and diff mode.
 """
@@ -128,8 +143,14 @@ service_results:
   returned: always
   sample: [{"name": "prefect-worker-cpu.service", "changed": true, "enabled": true, "disabled": false, "started": true,
             "stopped": false}]
+marked:
+  description: The O(paths[].changed_mark) paths this task created.
+  type: list
+  elements: str
+  returned: always
 """
 
+import errno
 import glob
 import grp
 import hashlib
@@ -349,6 +370,18 @@ RUNNING = ("active", "activating", "reloading")
 ENABLED = ("enabled", "static", "alias", "indirect", "generated")
 
 
+def _mark(path):
+    """Creates PATH empty (root, 0600) unless it exists; returns whether it created it."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:
+        if exc.errno == errno.EEXIST:
+            return False
+        raise
+    os.close(fd)
+    return True
+
+
 def _systemctl(module, *args):
     rc, out, err = module.run_command(["systemctl"] + list(args))
     if rc != 0:
@@ -366,13 +399,17 @@ def _unit_states(module, names):
     return blocks
 
 
-def _converge_services(module, spec, check):
-    """Brings each service to spec's enabled and state; returns (results, diffs)."""
+def _converge_services(module, spec, check, known=None):
+    """Brings each service to spec's enabled and state; returns (results, diffs). With `known` (the names systemd knew
+    before the task), a name not in it is left as it is (spec's existing_only)."""
     results, diffs = [], []
-    names = spec["names"]
-    if not names:
-        return results, diffs
-    for name, unit in zip(names, _unit_states(module, names)):
+    names = [n for n in spec["names"] if known is None or n in known]
+    states = dict(zip(names, _unit_states(module, names))) if names else {}
+    for name in spec["names"]:
+        if name not in states:
+            results.append({"name": name, "changed": False, "skipped": True})
+            continue
+        unit = states[name]
         load, active, file_state = unit.get("LoadState", ""), unit.get("ActiveState", ""), unit.get("UnitFileState", "")
         if load == "masked" or file_state.startswith("masked"):
             module.fail_json(msg="%s is masked: unmask it (systemctl unmask %s) for pag-ansible to manage it" % (name, name))
@@ -410,6 +447,7 @@ def main():
         mode=dict(type="str"),
         label=dict(type="raw"),
         requires=dict(type="str"),
+        changed_mark=dict(type="path"),
     )
     module = AnsibleModule(
         argument_spec=dict(
@@ -427,6 +465,7 @@ def main():
                 names=dict(type="list", elements="str", required=True),
                 enabled=dict(type="bool", default=True),
                 state=dict(type="str", choices=["started", "stopped"], default="started"),
+                existing_only=dict(type="bool", default=False),
             )),
         ),
         supports_check_mode=True,
@@ -441,25 +480,35 @@ def main():
         if account_commands:
             diffs.append({"before_header": "account", "after_header": "account", "before": "",
                           "after": "".join(" ".join(argv) + "\n" for argv in account_commands)})
+    services = module.params["services"]
+    # Read before any unit file is written: what systemd knows now is what existed before this task.
+    known = None
+    if services and services["existing_only"] and services["names"]:
+        known = set(name for name, unit in zip(services["names"], _unit_states(module, services["names"]))
+                    if unit.get("LoadState") not in ("", "not-found"))
     results = []
+    marked = []
     for item in module.params["paths"]:
         if item["requires"] and not glob.glob(item["requires"]):
             results.append({"path": item["path"], "state": item["state"], "changed": False, "skipped": True,
                             "label": item.get("label")})
             continue
+        existed = os.path.lexists(item["path"])
         try:
             changed, diff = _converge(module, item, check)
+            if changed and existed and item["changed_mark"] and not check and _mark(item["changed_mark"]):
+                marked.append(item["changed_mark"])
         except (IOError, OSError) as exc:
             module.fail_json(msg="%s: %s" % (item["path"], exc), results=results)
         if diff:
             diffs.append(diff)
         results.append({"path": item["path"], "state": item["state"], "changed": changed, "label": item.get("label")})
     service_results = []
-    if module.params["services"]:
+    if services:
         # systemd reads a changed unit file only on a reload; in check mode nothing was written to read.
         if not check and any(r["changed"] and r["path"].startswith(UNIT_DIRS) for r in results):
             _systemctl(module, "daemon-reload")
-        service_results, service_diffs = _converge_services(module, module.params["services"], check)
+        service_results, service_diffs = _converge_services(module, services, check, known)
         diffs.extend(service_diffs)
     module.exit_json(
         changed=bool(account_commands) or any(r["changed"] for r in results) or any(r["changed"] for r in service_results),
@@ -469,6 +518,7 @@ def main():
         account_changed=bool(account_commands),
         packages_missing=_missing_packages(module, module.params["packages"]),
         service_results=service_results,
+        marked=marked,
         diff=diffs,
     )
 

@@ -54,10 +54,12 @@ describeIfRoot('pag_files services on a real systemd host', () => {
         '            template: unit.j2',
         '            mode: "0644"',
         '            label: unit',
+        '            changed_mark: /run/{unit}.restart-pending',
         '        services:',
         '          names: "{{ names | default(units | map(attribute=\'unit\') | map(\'regex_replace\', \'$\', \'.service\') | list) }}"',
         '          enabled: true',
         '          state: started',
+        '          existing_only: "{{ existing_only | default(false) }}"',
         '      register: converged',
         '    - name: Print the result',
         '      ansible.builtin.debug:',
@@ -107,6 +109,8 @@ describeIfRoot('pag_files services on a real systemd host', () => {
       expect(await state(u, 'UnitFileState')).toBe('enabled');
     }
     const pid = await state('pag-svc-a', 'MainPID');
+    // Units written for the first time leave no restart mark.
+    for (const u of UNITS) expect((await c().exec(HOST, ['test', '-e', `/run/${u}.restart-pending`])).code).not.toBe(0);
 
     const second = await playbook({});
     expect(second.code).toBe(0);
@@ -138,8 +142,31 @@ describeIfRoot('pag_files services on a real systemd host', () => {
     expect(r.services.map((s) => s.changed)).toEqual([false, false]);
     expect(await state('pag-svc-a', 'NeedDaemonReload')).toBe('no');
     expect(await state('pag-svc-a', 'Description')).toBe('pag test, changed pag-svc-a');
-    // Restarting onto a new configuration is the role's decision (one pool at a time), not the module's.
+    // Restarting onto a new configuration is the role's decision (one pool at a time), not the module's; the changed
+    // files leave the marks it reads, in the same step.
     expect(await state('pag-svc-a', 'MainPID')).toBe(pid);
+    for (const u of UNITS) expect((await c().exec(HOST, ['test', '-e', `/run/${u}.restart-pending`])).code).toBe(0);
+  }, 300_000);
+
+  test('existing_only keeps the services systemd knew running and leaves a unit the task writes for a later task to start', async () => {
+    await c().execOk(HOST, ['systemctl', 'stop', 'pag-svc-a.service']);
+    const units = [...UNITS, 'pag-svc-c'].map((unit) => ({ unit }));
+    const r = await playbook({ description: 'pag test, changed', units, existing_only: true });
+    expect(r.code).toBe(0);
+    expect(r.services).toEqual([
+      { name: 'pag-svc-a.service', changed: true, enabled: false, disabled: false, started: true, stopped: false },
+      { name: 'pag-svc-b.service', changed: false, enabled: false, disabled: false, started: false, stopped: false },
+      { name: 'pag-svc-c.service', changed: false, skipped: true },
+    ]);
+    expect(await state('pag-svc-a', 'ActiveState')).toBe('active');
+    expect(await state('pag-svc-c', 'LoadState')).toBe('loaded'); // written, and systemd reloaded
+    expect(await state('pag-svc-c', 'ActiveState')).toBe('inactive');
+    expect(await state('pag-svc-c', 'UnitFileState')).toBe('disabled');
+    expect((await c().exec(HOST, ['test', '-e', '/run/pag-svc-c.restart-pending'])).code).not.toBe(0);
+
+    const later = await playbook({ description: 'pag test, changed', units });
+    expect(later.services.map((s) => [s.name, s.changed])).toEqual([['pag-svc-a.service', false], ['pag-svc-b.service', false], ['pag-svc-c.service', true]]);
+    expect(await state('pag-svc-c', 'ActiveState')).toBe('active');
   }, 300_000);
 
   test('a masked service and a unit systemd cannot find fail the task with what to do', async () => {

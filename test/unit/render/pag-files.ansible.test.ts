@@ -219,3 +219,65 @@ it('returns the SHA-256 of each listed file as it was before the task, null for 
   expect(first.found).toEqual(expected('old'));
   expect((await run()).found).toEqual(expected('new'));
 }, 120_000);
+
+it("takes another role's entries in place (entries), renders a template of the role an entry names, and leaves a mark where a file that existed changed", async () => {
+  const play = path.join(dir, 'entries.yml');
+  const marks = path.join(out, 'marks');
+  await fs.rm(marks, { recursive: true, force: true });
+  await fs.mkdir(marks);
+  await fs.mkdir(path.join(dir, 'roles/other/templates'), { recursive: true });
+  await fs.writeFile(path.join(dir, 'roles/other/templates/unit.env.j2'), "OTHER={{ item.pool }} {{ greeting }}\n");
+  for (const f of ['other-cpu.env', 'other-gpu.env']) await fs.rm(path.join(out, f), { force: true });
+  await writePagFilesPlay(
+    play,
+    [
+      '        paths:',
+      `          - {path: "${out}/plain.conf", template: plain.j2, owner: "{{ owner }}", group: "{{ grp }}", mode: "0644"}`,
+      '          - entries: "{{ extra }}"',
+    ],
+    'converged.marked',
+  );
+  // As another role gives them: an each entry whose template is that role's (the task's own unit.env.j2 differs).
+  const extra = [
+    {
+      each: [{ unit: 'other-cpu', pool: 'cpu' }, { unit: 'other-gpu', pool: 'gpu' }],
+      path: `${out}/{unit}.env`,
+      role: 'other',
+      template: 'unit.env.j2',
+      owner: user,
+      group,
+      mode: '0600',
+      label: 'unit',
+      changed_mark: `${marks}/{unit}.restart-pending`,
+    },
+  ];
+  const run = async (vars: Record<string, unknown>, ...args: string[]) => registered((await runLocalPlaybook(dir, { ...base(), extra, ...vars }, args, play)).stdout);
+
+  // Written for the first time: nothing to mark.
+  const first = await run({});
+  expect(first.results.map((r) => [path.basename(r.path), r.changed, r.label])).toEqual([
+    ['plain.conf', false, null],
+    ['other-cpu.env', true, 'other-cpu'],
+    ['other-gpu.env', true, 'other-gpu'],
+  ]);
+  expect(await fs.readFile(path.join(out, 'other-gpu.env'), 'utf8')).toBe('OTHER=gpu hello\n');
+  expect(first.found).toEqual([]);
+  expect(await fs.readdir(marks)).toEqual([]);
+
+  // A dry run of a change marks nothing; the change itself marks each file it changed, once.
+  expect((await run({ greeting: 'changed' }, '--check')).found).toEqual([]);
+  expect(await fs.readdir(marks)).toEqual([]);
+  const changed = await run({ greeting: 'changed' });
+  expect(changed.found.sort()).toEqual([`${marks}/other-cpu.restart-pending`, `${marks}/other-gpu.restart-pending`]);
+  expect((await fs.stat(path.join(marks, 'other-cpu.restart-pending'))).mode & 0o777).toBe(0o600);
+  await fs.rm(path.join(marks, 'other-gpu.restart-pending'));
+  const again = await run({ greeting: 'changed' });
+  expect(again.changed).toBe(false);
+  expect(again.found).toEqual([]);
+  expect((await fs.readdir(marks)).sort()).toEqual(['other-cpu.restart-pending']);
+
+  // A role that is not there is named.
+  const missing = await runLocalPlaybook(dir, { ...base(), extra: [{ ...extra[0], role: 'nowhere' }] }, [], play);
+  expect(missing.code).not.toBe(0);
+  expect(missing.stdout).toContain('template unit.env.j2 of role nowhere not found');
+}, 120_000);
