@@ -120,13 +120,16 @@ export function readReachability(result: AnsibleResult): Reachability {
 
 /**
  * The command of the round: the host's Python, started with nothing to run. The interpreter the inventory sets, or,
- * with Ansible's discovery (unset or `auto…`), the first of the usual places that discovery also looks in.
+ * with Ansible's discovery (unset or `auto…`), the first of the usual places that discovery also looks in. It must not
+ * start with `{`: ansible-core 2.19 reads such module arguments as JSON.
  */
 export const PYTHON_CHECK =
-  "{% if (ansible_python_interpreter | default('auto')) is match('auto') %}" +
+  "interpreter={{ ansible_python_interpreter | default('auto') | quote }}; " +
+  'case "$interpreter" in auto*) ' +
   "for p in python3 /usr/bin/python3 /usr/libexec/platform-python; do command -v \"$p\" >/dev/null 2>&1 && exec \"$p\" -c ''; done; " +
-  "echo 'no Python 3 found (python3, /usr/libexec/platform-python): Ansible cannot run its modules here' >&2; exit 127" +
-  "{% else %}{{ ansible_python_interpreter | quote }} -c ''{% endif %}";
+  "echo 'no Python 3 found (python3, /usr/libexec/platform-python): Ansible cannot run its modules here' >&2; exit 127;; " +
+  // Unquoted: an interpreter given with its arguments (/usr/bin/env python3) is split as Ansible's command line would.
+  "*) exec $interpreter -c '';; esac";
 
 /** The ad-hoc spec of the round (pattern: the groups the chosen plays run on). */
 export function reachabilitySpec(base: Omit<AdhocSpec, 'pattern' | 'module' | 'extraArgs' | 'stdio'>, pattern: string, passthrough: readonly string[]): AdhocSpec {
