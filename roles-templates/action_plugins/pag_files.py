@@ -37,10 +37,11 @@ class ActionModule(ActionBase):
     is the element's field named by the entry's `label` (none by default), and its `changed_mark` is formatted as its
     path is.
 
-    An entry with `entries: LIST` stands for the entries of LIST, in its place: the paths that another role gives
-    this task (main.yml's environment play writes a worker host's units with the environment's files). An entry with
-    `role: NAME` takes its template from that role's templates/, found as Ansible finds roles (roles/ beside the
-    playbook, then roles_path), instead of the task's role."""
+    `merge: {find, paths, services}` adds the files that another role gives this task (main.yml's environment play
+    writes a worker host's units with the environment's files): its find patterns and paths after the task's own, its
+    services where the task gives none. One argument, so the task templates the other role's variables once, not once
+    for each part. An entry with `role: NAME` takes its template from that role's templates/, found as Ansible finds
+    roles (roles/ beside the playbook, then roles_path), instead of the task's role."""
 
     TRANSFERS_FILES = False
 
@@ -61,21 +62,31 @@ class ActionModule(ActionBase):
         # The lookup searches the role's templates/ as the template module does, and sets ansible_managed.
         return to_text(lookup.run([name], task_vars, template_vars=template_vars or {})[0])
 
+    @staticmethod
+    def _merge(args, merge):
+        """Adds another role's find patterns, paths and services (merge) to the task's own."""
+        if not isinstance(merge, dict) or not set(merge) <= {"find", "paths", "services"}:
+            raise AnsibleActionFail("pag_files: merge takes a dictionary of find, paths and services")
+        for key in ("find", "paths"):
+            extra = merge.get(key) or []
+            if not isinstance(extra, list):
+                raise AnsibleActionFail("pag_files: merge's %s must be a list" % key)
+            if extra:
+                args[key] = list(args.get(key) or []) + extra
+        if merge.get("services") is not None:
+            if args.get("services") is not None:
+                raise AnsibleActionFail("pag_files: services given both by the task and by merge")
+            args["services"] = merge["services"]
+
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}
         result = super(ActionModule, self).run(tmp, task_vars)
         args = dict(self._task.args)
+        self._merge(args, args.pop("merge", None) or {})
         entries = []
-        pending = list(args.get("paths") or [])
-        while pending:
-            entry = pending.pop(0)
+        for entry in args.get("paths") or []:
             if not isinstance(entry, dict):
                 raise AnsibleActionFail("pag_files: each entry of paths must be a dictionary")
-            if "entries" in entry:
-                if set(entry) != {"entries"} or not isinstance(entry["entries"], list):
-                    raise AnsibleActionFail("pag_files: an entry with entries takes a list and nothing else")
-                pending[:0] = entry["entries"]
-                continue
             if entry.get("each") is None:
                 entries.append(entry)
                 continue

@@ -27,9 +27,8 @@ description:
     round trip. Each service is reported in RV(service_results).
   - Its action plugin renders C(template) entries on the controller (the template lookup, with the entry's
     C(vars)), so a task gives templates as the template module does. An entry with C(secret) gets its content as
-    O(paths[].secret_content). An entry with C(each) stands for one path per element of a list, one with C(entries)
-    for the entries of a list (paths another role gives), and one with C(role) takes its template from that role
-    (see the action plugin).
+    O(paths[].secret_content). An entry with C(each) stands for one path per element of a list, and one with C(role)
+    takes its template from that role (see the action plugin). O(merge) adds the files another role gives.
 version_added: "0.1.0"
 author: pag-ansible
 options:
@@ -106,6 +105,17 @@ options:
             reported with C(skipped=true).
         type: bool
         default: false
+  merge:
+    description:
+      - Files that another role gives this task, read by the action plugin, which passes them on as the task's own.
+      - Its C(find) patterns and C(paths) come after the task's, and its C(services) (as O(services)) apply when the task
+        gives none; both giving services fails the task.
+      - One argument, so that a task templates the other role's variables once, not once for each part.
+    type: dict
+    suboptions:
+      find: {description: Glob patterns, as O(find)., type: list, elements: str}
+      paths: {description: Entries, as O(paths)., type: list, elements: dict}
+      services: {description: Services, as O(services)., type: dict}
 notes:
   - Supports check mode and diff mode.
 """
@@ -461,6 +471,8 @@ def main():
             checksums=dict(type="list", elements="path", default=[]),
             packages=dict(type="list", elements="str", default=[]),
             paths=dict(type="list", elements="dict", options=path_spec, default=[]),
+            # Read by the action plugin, which never passes it on.
+            merge=dict(type="dict"),
             services=dict(type="dict", options=dict(
                 names=dict(type="list", elements="str", required=True),
                 enabled=dict(type="bool", default=True),

@@ -220,8 +220,8 @@ it('returns the SHA-256 of each listed file as it was before the task, null for 
   expect((await run()).found).toEqual(expected('new'));
 }, 120_000);
 
-it("takes another role's entries in place (entries), renders a template of the role an entry names, and leaves a mark where a file that existed changed", async () => {
-  const play = path.join(dir, 'entries.yml');
+it("adds another role's paths after the task's own (merge), renders a template of the role an entry names, and leaves a mark where a file that existed changed", async () => {
+  const play = path.join(dir, 'merge.yml');
   const marks = path.join(out, 'marks');
   await fs.rm(marks, { recursive: true, force: true });
   await fs.mkdir(marks);
@@ -233,7 +233,7 @@ it("takes another role's entries in place (entries), renders a template of the r
     [
       '        paths:',
       `          - {path: "${out}/plain.conf", template: plain.j2, owner: "{{ owner }}", group: "{{ grp }}", mode: "0644"}`,
-      '          - entries: "{{ extra }}"',
+      '        merge: {paths: "{{ extra }}"}',
     ],
     'converged.marked',
   );
@@ -280,4 +280,21 @@ it("takes another role's entries in place (entries), renders a template of the r
   const missing = await runLocalPlaybook(dir, { ...base(), extra: [{ ...extra[0], role: 'nowhere' }] }, [], play);
   expect(missing.code).not.toBe(0);
   expect(missing.stdout).toContain('template unit.env.j2 of role nowhere not found');
+}, 120_000);
+
+it("finds another role's patterns too (merge), and refuses services given twice or a merge that is not find, paths and services", async () => {
+  const play = path.join(dir, 'merge-find.yml');
+  await fs.writeFile(path.join(out, 'merged.found'), '');
+  await writePagFilesPlay(play, ['        find: "{{ own }}"', '        merge: "{{ merge }}"', '        services: "{{ services | default(omit) }}"'], 'converged.found');
+  const run = (vars: Record<string, unknown>) => runLocalPlaybook(dir, { ...base(), own: [`${out}/plain.conf`], ...vars }, [], play);
+  const found = registered((await run({ merge: { find: [`${out}/*.found`] } })).stdout).found;
+  expect(found).toEqual([`${out}/merged.found`, `${out}/plain.conf`]);
+
+  const services = { names: ['pag-none.service'] };
+  const twice = await run({ merge: { services }, services });
+  expect(twice.code).not.toBe(0);
+  expect(twice.stdout).toContain('services given both by the task and by merge');
+  const other = await run({ merge: { files: [] } });
+  expect(other.code).not.toBe(0);
+  expect(other.stdout).toContain('merge takes a dictionary of find, paths and services');
 }, 120_000);
