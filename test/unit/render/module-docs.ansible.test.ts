@@ -73,7 +73,7 @@ function nonTextDescriptions(node: unknown, at = 'doc'): string[] {
 }
 
 /** Each shipped filter's arguments (a filter has no argument_spec to read them from). */
-const FILTER_OPTIONS: Record<string, string> = { pag_worker_units: '_input base_port host' };
+const FILTER_OPTIONS: Record<string, string> = { pag_worker_unit_problems: '_input hostvars', pag_worker_units: '_input base_port host' };
 
 it('documents every shipped filter so that ansible-doc reads it, with its arguments', async () => {
   const filters = path.join(repoRoot, 'roles-templates', 'filter_plugins');

@@ -69,3 +69,45 @@ it('refuses a postgresql_conf name that is not a plain postgresql.conf parameter
 it('leaves an external PostgreSQL elsewhere alone', async () => {
   expect((await preflight({ ...DATABASE, mode: 'external', host: '10.1.2.3' })).code).toBe(0);
 });
+
+/** main.yml on the controller only, with the worker hosts' units and pools given as extra vars (they win for every host). */
+async function preflightUnits(units: unknown, pools: string[]): Promise<{ code: number; out: string }> {
+  const vars = { prefect_api_auth_string: 'admin:pw', prefect_database_password: 'pw', prefect_worker_unit_settings: units, prefect_worker_pools: pools };
+  await fs.writeFile(path.join(dir, 'units.json'), JSON.stringify(vars));
+  try {
+    const r = await run('ansible-playbook', ['main.yml', '-i', 'inventory.yml', '-i', 'localhost,', '--limit', 'localhost', '-e', `@${path.join(dir, 'units.json')}`], {
+      cwd: tree,
+      env: { ...ENV, ANSIBLE_CONFIG: path.join(tree, 'ansible.cfg') },
+    });
+    return { code: 0, out: r.stdout };
+  } catch (e) {
+    const err = e as { code?: number; stdout?: string; stderr?: string };
+    return { code: err.code ?? 1, out: `${err.stdout ?? ''}${err.stderr ?? ''}` };
+  }
+}
+
+it("lets every worker host's well-formed units through, in one task", async () => {
+  const r = await preflightUnits([{ pool: 'cpu-pool', limit: 4, env: { PREFECT_LOGGING_LEVEL: 'DEBUG' } }], ['cpu-pool']);
+  expect(r.out).toMatch(/Assert that the worker units are well-formed/);
+  expect(r.code).toBe(0);
+});
+
+it('names each worker host whose unit pool cannot name a unit, is not among its pools, or whose env has a bad name, and never a value', async () => {
+  const workers = (exampleCluster().workers ?? []).map((w) => w.name);
+  expect(workers.length).toBeGreaterThan(1);
+  const secretLike = 'value-that-must-not-show';
+  const r = await preflightUnits(
+    [
+      { pool: 'cpu pool/..', env: {} },
+      { pool: 'gpu-pool', env: { 'BAD-NAME': secretLike, GOOD: secretLike } },
+    ],
+    ['cpu-pool'],
+  );
+  expect(r.code).toBe(2);
+  for (const w of workers) {
+    expect(r.out).toContain(`${w}: the pool 'cpu pool/..' cannot name a unit`);
+    expect(r.out).toContain(`${w}: the pool gpu-pool of a worker unit is not in prefect_worker_pools`);
+    expect(r.out).toContain(`${w}: the env of the gpu-pool worker unit has 'BAD-NAME', which is not an environment variable name`);
+  }
+  expect(r.out).not.toContain(secretLike);
+});
