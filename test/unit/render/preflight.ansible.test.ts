@@ -32,10 +32,9 @@ afterAll(async () => {
   await fs.rm(dir, { recursive: true, force: true });
 });
 
-/** main.yml on the controller only, with DATABASE as prefect_database (an extra var: it wins over the inventory). */
-async function preflight(database: Record<string, unknown>): Promise<{ code: number; out: string }> {
-  const vars = { prefect_api_auth_string: 'admin:pw', prefect_database_password: 'pw', prefect_database: database };
-  await fs.writeFile(path.join(dir, 'vars.json'), JSON.stringify(vars));
+/** main.yml on the controller only, with the secrets and VARS as extra vars (they win over the inventory, for every host). */
+async function preflightWith(vars: Record<string, unknown>): Promise<{ code: number; out: string }> {
+  await fs.writeFile(path.join(dir, 'vars.json'), JSON.stringify({ prefect_api_auth_string: 'admin:pw', prefect_database_password: 'pw', ...vars }));
   try {
     const r = await run('ansible-playbook', ['main.yml', '-i', 'inventory.yml', '-i', 'localhost,', '--limit', 'localhost', '-e', `@${path.join(dir, 'vars.json')}`], {
       cwd: tree,
@@ -47,6 +46,9 @@ async function preflight(database: Record<string, unknown>): Promise<{ code: num
     return { code: err.code ?? 1, out: `${err.stdout ?? ''}${err.stderr ?? ''}` };
   }
 }
+
+/** The pre-flight with DATABASE as prefect_database. */
+const preflight = (database: Record<string, unknown>) => preflightWith({ prefect_database: database });
 
 it('lets a local PostgreSQL on loopback with plain setting names through', async () => {
   const r = await preflight({ ...DATABASE, host: 'localhost', postgresql_conf: { work_mem: '8MB', max_connections: 200 } });
@@ -70,21 +72,8 @@ it('leaves an external PostgreSQL elsewhere alone', async () => {
   expect((await preflight({ ...DATABASE, mode: 'external', host: '10.1.2.3' })).code).toBe(0);
 });
 
-/** main.yml on the controller only, with the worker hosts' units and pools given as extra vars (they win for every host). */
-async function preflightUnits(units: unknown, pools: string[]): Promise<{ code: number; out: string }> {
-  const vars = { prefect_api_auth_string: 'admin:pw', prefect_database_password: 'pw', prefect_worker_unit_settings: units, prefect_worker_pools: pools };
-  await fs.writeFile(path.join(dir, 'units.json'), JSON.stringify(vars));
-  try {
-    const r = await run('ansible-playbook', ['main.yml', '-i', 'inventory.yml', '-i', 'localhost,', '--limit', 'localhost', '-e', `@${path.join(dir, 'units.json')}`], {
-      cwd: tree,
-      env: { ...ENV, ANSIBLE_CONFIG: path.join(tree, 'ansible.cfg') },
-    });
-    return { code: 0, out: r.stdout };
-  } catch (e) {
-    const err = e as { code?: number; stdout?: string; stderr?: string };
-    return { code: err.code ?? 1, out: `${err.stdout ?? ''}${err.stderr ?? ''}` };
-  }
-}
+/** The pre-flight with every worker host's units and pools replaced. */
+const preflightUnits = (units: unknown, pools: string[]) => preflightWith({ prefect_worker_unit_settings: units, prefect_worker_pools: pools });
 
 it("lets every worker host's well-formed units through, in one task", async () => {
   const r = await preflightUnits([{ pool: 'cpu-pool', limit: 4, env: { PREFECT_LOGGING_LEVEL: 'DEBUG' } }], ['cpu-pool']);
