@@ -1,21 +1,43 @@
 # -*- coding: utf-8 -*-
 # Copyright: pag-ansible contributors
 # MIT License
-"""Controller side of pag_files: renders the template entries, then runs the module once."""
+"""Controller side of pag_files: renders the template entries, then answers from a read-only check on the host, or
+runs the module once."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
 import os
+import re
+import shlex
 
 from ansible import constants as C
 from ansible.errors import AnsibleActionFail
-from ansible.module_utils.common.text.converters import to_text
+from ansible.module_utils.common.text.converters import to_bytes, to_text
 from ansible.plugins.action import ActionBase
+from ansible.utils.display import Display
+
+try:
+    # How Ansible picks a module's interpreter; private, so a release without it only loses the read-only check.
+    from ansible.executor.module_common import _get_shebang
+except ImportError:
+    _get_shebang = None
+
+display = Display()
 
 # Keys of an entry that only the controller reads.
 _CONTROLLER_KEYS = ("template", "vars", "secret", "each", "role")
+
+
+# Runs the module's file on the host as a program of the standard library only, and calls its read-only check with the
+# arguments (read from stdin with the program, like a pipelined module's, so never in a command line).
+_READ_ONLY_PROGRAM = """import json
+namespace = {"__name__": "pag_files_read_only"}
+exec(compile(%r, "pag_files.py", "exec"), namespace)
+namespace["read_only_check"](json.loads(%r))
+"""
 
 
 class _FileNames(dict):
@@ -41,7 +63,11 @@ class ActionModule(ActionBase):
     writes a worker host's units with the environment's files): its find patterns and paths after the task's own, its
     services where the task gives none. One argument, so the task templates the other role's variables once, not once
     for each part. An entry with `role: NAME` takes its template from that role's templates/, found as Ansible finds
-    roles (roles/ beside the playbook, then roles_path), instead of the task's role."""
+    roles (roles/ beside the playbook, then roles_path), instead of the task's role.
+
+    Before the module, a read-only check: the module's own code, run in check mode by the host's Python with the
+    standard library only. When it finds nothing to change, its result is the task's; otherwise, or when it cannot run
+    (no pipelining, an interpreter not yet discovered, arguments that AnsibleModule would convert), the module runs."""
 
     TRANSFERS_FILES = False
 
@@ -118,5 +144,54 @@ class ActionModule(ActionBase):
                 item["secret_content"] = item.pop("content")
             paths.append(item)
         args["paths"] = paths
+        unchanged = self._read_only_check(args, task_vars)
+        if unchanged is not None:
+            display.vvv("pag_files: nothing to change (read-only check)", host=task_vars.get("inventory_hostname"))
+            result.update(unchanged)
+            return result
         result.update(self._execute_module(module_name="pag_files", module_args=args, task_vars=task_vars))
         return result
+
+    def _read_only_command(self, task_vars):
+        """The command that runs the read-only check, as the module would be run (same Python, environment and become),
+        or None where it cannot run like that."""
+        if _get_shebang is None or self._task.delegate_to or self._task.async_val or not self._is_pipelining_enabled("new"):
+            return None
+        if getattr(self._connection._shell, "SHELL_FAMILY", None) != "sh":
+            return None
+        try:
+            # As the module's shebang is chosen: the interpreter variable, ansible.cfg, or the discovered one.
+            _shebang, interpreter = _get_shebang("/usr/bin/python", task_vars, self._templar)
+        except Exception:  # pylint: disable=broad-except
+            # Discovery not run yet on this host, or Ansible changed: the module's own run discovers it.
+            return None
+        if not re.match(r"^/[A-Za-z0-9_./+-]+$", to_text(interpreter)):
+            return None
+        environment = self._compute_environment_string()
+        # -I -S: no user site, no PYTHON* variables, no site-packages; the check needs the standard library only.
+        return " ".join(part for part in (environment, shlex.quote(to_text(interpreter)), "-I -S -") if part)
+
+    def _read_only_check(self, args, task_vars):
+        """The module's result when the host needs no change, or None when the module must run."""
+        command = self._read_only_command(task_vars)
+        if command is None:
+            return None
+        found = self._shared_loader_obj.module_loader.find_plugin("pag_files")
+        if not found:
+            return None
+        with open(found, "r") as handle:
+            source = handle.read()
+        try:
+            program = _READ_ONLY_PROGRAM % (source, json.dumps(args))
+        except (TypeError, ValueError):
+            return None
+        response = self._low_level_execute_command(command, sudoable=True, in_data=to_bytes(program))
+        if response.get("rc") != 0:
+            return None
+        try:
+            answer = json.loads(response.get("stdout") or "")
+        except ValueError:
+            return None
+        if not isinstance(answer, dict) or answer.get("unchanged") is not True or not isinstance(answer.get("result"), dict):
+            return None
+        return answer["result"]

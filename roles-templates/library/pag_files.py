@@ -118,6 +118,9 @@ options:
       services: {description: Services, as O(services)., type: dict}
 notes:
   - Supports check mode and diff mode.
+  - With pipelining, the action plugin first runs this file's code read-only on the host, in check mode and with the
+    standard library only (no module payload to unpack and compile). When that finds nothing to change, its result is
+    the task's; anything else (a change, a failure, arguments AnsibleModule would convert) runs the module as usual.
 """
 
 RETURN = r"""
@@ -164,13 +167,20 @@ import errno
 import glob
 import grp
 import hashlib
+import json
 import os
 import pwd
 import shutil
 import stat
+import subprocess
+import sys
 import tempfile
 
-from ansible.module_utils.basic import AnsibleModule
+try:
+    from ansible.module_utils.basic import AnsibleModule
+except ImportError:
+    # The action plugin's read-only check runs this file with the standard library only (read_only_check).
+    AnsibleModule = None
 
 HIDDEN = "[content hidden: it holds secrets]\n"
 
@@ -423,7 +433,7 @@ def _converge_services(module, spec, check, known=None):
         load, active, file_state = unit.get("LoadState", ""), unit.get("ActiveState", ""), unit.get("UnitFileState", "")
         if load == "masked" or file_state.startswith("masked"):
             module.fail_json(msg="%s is masked: unmask it (systemctl unmask %s) for pag-ansible to manage it" % (name, name))
-        if load == "not-found" and not check:
+        if load == "not-found" and (not check or getattr(module, "read_only", False)):
             module.fail_json(msg="systemd cannot find %s: is its unit file written?" % name)
         enable = spec["enabled"] and file_state not in ENABLED
         disable = not spec["enabled"] and file_state in ("enabled", "enabled-runtime")
@@ -445,43 +455,43 @@ def _converge_services(module, spec, check, known=None):
     return results, diffs
 
 
-def main():
-    path_spec = dict(
-        path=dict(type="path", required=True),
-        state=dict(type="str", default="file", choices=["directory", "file", "link", "absent"]),
-        content=dict(type="str"),
-        secret_content=dict(type="str", no_log=True),
-        src=dict(type="path"),
-        owner=dict(type="str", default="root"),
-        group=dict(type="str", default="root"),
-        mode=dict(type="str"),
-        label=dict(type="raw"),
-        requires=dict(type="str"),
-        changed_mark=dict(type="path"),
-    )
-    module = AnsibleModule(
-        argument_spec=dict(
-            account=dict(type="dict", options=dict(
-                user=dict(type="str", required=True),
-                group=dict(type="str", required=True),
-                home=dict(type="path", required=True),
-                shell=dict(type="path", default="/usr/sbin/nologin"),
-            )),
-            find=dict(type="list", elements="path", default=[]),
-            checksums=dict(type="list", elements="path", default=[]),
-            packages=dict(type="list", elements="str", default=[]),
-            paths=dict(type="list", elements="dict", options=path_spec, default=[]),
-            # Read by the action plugin, which never passes it on.
-            merge=dict(type="dict"),
-            services=dict(type="dict", options=dict(
-                names=dict(type="list", elements="str", required=True),
-                enabled=dict(type="bool", default=True),
-                state=dict(type="str", choices=["started", "stopped"], default="started"),
-                existing_only=dict(type="bool", default=False),
-            )),
-        ),
-        supports_check_mode=True,
-    )
+PATH_SPEC = dict(
+    path=dict(type="path", required=True),
+    state=dict(type="str", default="file", choices=["directory", "file", "link", "absent"]),
+    content=dict(type="str"),
+    secret_content=dict(type="str", no_log=True),
+    src=dict(type="path"),
+    owner=dict(type="str", default="root"),
+    group=dict(type="str", default="root"),
+    mode=dict(type="str"),
+    label=dict(type="raw"),
+    requires=dict(type="str"),
+    changed_mark=dict(type="path"),
+)
+ARGUMENT_SPEC = dict(
+    account=dict(type="dict", options=dict(
+        user=dict(type="str", required=True),
+        group=dict(type="str", required=True),
+        home=dict(type="path", required=True),
+        shell=dict(type="path", default="/usr/sbin/nologin"),
+    )),
+    find=dict(type="list", elements="path", default=[]),
+    checksums=dict(type="list", elements="path", default=[]),
+    packages=dict(type="list", elements="str", default=[]),
+    paths=dict(type="list", elements="dict", options=PATH_SPEC, default=[]),
+    # Read by the action plugin, which never passes it on.
+    merge=dict(type="dict"),
+    services=dict(type="dict", options=dict(
+        names=dict(type="list", elements="str", required=True),
+        enabled=dict(type="bool", default=True),
+        state=dict(type="str", choices=["started", "stopped"], default="started"),
+        existing_only=dict(type="bool", default=False),
+    )),
+)
+
+
+def converge(module):
+    """Converges the host as module.params say, and exits through module.exit_json (or fail_json)."""
     check = module.check_mode
     found = sorted(set(p for pattern in module.params["find"] for p in glob.glob(pattern)))
     checksums = dict((p, _sha256(p)) for p in module.params["checksums"])
@@ -533,6 +543,102 @@ def main():
         marked=marked,
         diff=diffs,
     )
+
+
+def main():
+    converge(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True))
+
+
+# The read-only check. The action plugin runs this file's own code on the host before the module, with a Python of the
+# standard library only, and uses its answer when the host needs no change. A re-run then costs one small process on
+# the host instead of the module's payload, which spends most of its CPU compiling Ansible's libraries from a zip.
+
+
+class _NotSure(Exception):
+    """The check cannot vouch for an answer: the action plugin runs the module, which decides as always."""
+
+
+def _normalised(spec, params):
+    """PARAMS with SPEC's defaults, as AnsibleModule gives them, when every value already has its option's type.
+    Whatever AnsibleModule would convert, refuse or warn about is left to it (_NotSure)."""
+    if not isinstance(params, dict) or set(params) - set(spec):
+        raise _NotSure()
+    out = {}
+    for name, option in spec.items():
+        value = params.get(name)
+        if value is None:
+            if option.get("required") or (name in params and option.get("default") is not None):
+                raise _NotSure()
+            default = option.get("default")
+            out[name] = list(default) if isinstance(default, list) else default
+        else:
+            out[name] = _typed(option, option.get("type", "str"), value)
+    return out
+
+
+def _typed(option, kind, value):
+    if kind == "list":
+        if not isinstance(value, list):
+            raise _NotSure()
+        return [_typed(option, option.get("elements", "str"), element) for element in value]
+    if kind == "dict":
+        if not isinstance(value, dict):
+            raise _NotSure()
+        return _normalised(option["options"], value) if option.get("options") else value
+    if (kind in ("str", "path") and not isinstance(value, str)) or (kind == "bool" and not isinstance(value, bool)):
+        raise _NotSure()
+    if option.get("choices") and value not in option["choices"]:
+        raise _NotSure()
+    # AnsibleModule's type path expands variables and ~ the same way.
+    return os.path.expanduser(os.path.expandvars(value)) if kind == "path" else value
+
+
+class _ReadOnlyModule(object):
+    """What converge() uses of AnsibleModule, for a run that writes nothing: check mode, where every failure, even one
+    that check mode lets pass, ends the check."""
+
+    check_mode = True
+    read_only = True
+
+    def __init__(self, params):
+        self.params = params
+        self.result = None
+
+    @staticmethod
+    def run_command(argv):
+        process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        out, err = process.communicate(b"")
+        return process.returncode, out.decode("utf-8", "surrogateescape"), err.decode("utf-8", "surrogateescape")
+
+    def fail_json(self, **_result):
+        raise _NotSure()
+
+    def exit_json(self, **result):
+        self.result = result
+
+
+def _mentions(value, secrets):
+    if isinstance(value, dict):
+        return any(_mentions(k, secrets) or _mentions(v, secrets) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_mentions(v, secrets) for v in value)
+    return isinstance(value, str) and any(secret in value for secret in secrets)
+
+
+def read_only_check(args):
+    """Prints, as one JSON object, whether converging ARGS (the arguments the action plugin would give the module)
+    changes nothing on this host, with the module's result if so: {"unchanged": true, "result": {...}}."""
+    answer = {"unchanged": False}
+    try:
+        module = _ReadOnlyModule(_normalised(ARGUMENT_SPEC, args))
+        converge(module)
+        secrets = [p["secret_content"] for p in module.params["paths"] if p["secret_content"]]
+        # AnsibleModule would mask a secret found in its result; such a rare result is left to it.
+        if module.result is not None and not module.result["changed"] and not _mentions(module.result, secrets):
+            answer = {"unchanged": True, "result": module.result}
+    except _NotSure:
+        pass
+    sys.stdout.write(json.dumps(answer))
 
 
 if __name__ == "__main__":

@@ -2,8 +2,9 @@
  * pag_files' `services` (the roles' one round trip that writes the worker units and enables and starts them), run by
  * real ansible-playbook over SSH against one booted host with real systemd: units written and started in one task,
  * a second run that changes nothing, check mode and diff that report a stopped service without starting it, a
- * changed unit file that systemd has read (no daemon-reload owed) without a restart, and clear failures for a masked
- * service and a unit systemd cannot find. Needs root (skipped otherwise).
+ * changed unit file that systemd has read (no daemon-reload owed) without a restart, clear failures for a masked
+ * service and a unit systemd cannot find, and the same with pipelining, where a read-only check runs before the module.
+ * Needs root (skipped otherwise).
  */
 import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
@@ -57,8 +58,8 @@ describeIfRoot('pag_files services on a real systemd host', () => {
         '            changed_mark: /run/{unit}.restart-pending',
         '        services:',
         '          names: "{{ names | default(units | map(attribute=\'unit\') | map(\'regex_replace\', \'$\', \'.service\') | list) }}"',
-        '          enabled: true',
-        '          state: started',
+        '          enabled: "{{ enabled | default(true) }}"',
+        '          state: "{{ service_state | default(\'started\') }}"',
         '          existing_only: "{{ existing_only | default(false) }}"',
         '      register: converged',
         '    - name: Print the result',
@@ -177,6 +178,24 @@ describeIfRoot('pag_files services on a real systemd host', () => {
 
     const missing = await playbook({ description: 'pag test, changed', names: ['pag-svc-nowhere.service'] });
     expect(missing.code).toBe(2);
+    expect(missing.stdout).toContain('systemd cannot find pag-svc-nowhere.service');
+  }, 300_000);
+
+  test('with pipelining, as the rendered ansible.cfg sets it, the read-only check answers a run with nothing to change, and a unit systemd cannot find still fails', async () => {
+    const pipelined = ['-e', 'ansible_pipelining=true', '-vvv'];
+    const settled = await playbook({ description: 'pag test, changed' }, ...pipelined);
+    expect(settled.code).toBe(0);
+    expect(settled.stdout).toContain('pag_files: nothing to change (read-only check)');
+    expect(settled.stdout).toMatch(/pag-units\s*: ok=2\s+changed=0 /);
+    expect(settled.services.map((s) => [s.name, s.changed])).toEqual([['pag-svc-a.service', false], ['pag-svc-b.service', false]]);
+
+    // Stopped and disabled is what the task asks of it: check mode alone passes such a unit, the module's run does not.
+    const missing = await playbook(
+      { description: 'pag test, changed', names: ['pag-svc-nowhere.service'], enabled: false, service_state: 'stopped' },
+      ...pipelined,
+    );
+    expect(missing.code).toBe(2);
+    expect(missing.stdout).not.toContain('read-only check');
     expect(missing.stdout).toContain('systemd cannot find pag-svc-nowhere.service');
   }, 300_000);
 });

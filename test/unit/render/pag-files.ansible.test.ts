@@ -131,6 +131,24 @@ it('converges every path in one task, reports each, and changes nothing the seco
   expect(second.stdout).toMatch(/ok=2\s+changed=0/);
 }, 120_000);
 
+it('with pipelining, answers a run with nothing to change by the read-only check, never showing a secret; without a known interpreter, runs the module', async () => {
+  const pipelined = { ...base(), ansible_pipelining: true };
+  const checked = await playbook(pipelined, '-vvv');
+  expect(checked.code).toBe(0);
+  expect(checked.stdout).toContain('pag_files: nothing to change (read-only check)');
+  expect(checked.stdout).toMatch(/python3 -I -S -/);
+  expect(checked.stdout).not.toContain(SECRET);
+  const viaModule = await playbook(base(), '-vvv');
+  expect(viaModule.stdout).not.toContain('read-only check');
+  expect(registered(checked.stdout)).toEqual(registered(viaModule.stdout));
+
+  // Interpreter discovery has not run on this host yet: the module's run discovers it; no check before it.
+  const undiscovered = await playbook({ ...pipelined, ansible_python_interpreter: 'auto_silent' }, '-i', 'localhost,', '-vvv');
+  expect(undiscovered.code).toBe(0);
+  expect(undiscovered.stdout).not.toContain('read-only check');
+  expect(registered(undiscovered.stdout).changed).toBe(false);
+}, 120_000);
+
 it('in check mode reports the change and its diff but writes nothing, and never shows a secret', async () => {
   const before = await fs.readFile(path.join(out, 'plain.conf'), 'utf8');
   const check = await playbook({ ...base(), greeting: 'changed', token: `${SECRET}-2` }, '--check', '--diff', '-vvv');
