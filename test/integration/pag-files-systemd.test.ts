@@ -188,6 +188,10 @@ describeIfRoot('pag_files services on a real systemd host', () => {
     expect(settled.stdout).toContain('pag_files: nothing to change (read-only check)');
     expect(settled.stdout).toMatch(/pag-units\s*: ok=2\s+changed=0 /);
     expect(settled.services.map((s) => [s.name, s.changed])).toEqual([['pag-svc-a.service', false], ['pag-svc-b.service', false]]);
+    // The module's own answer for the same state, without pipelining: the same service results.
+    const viaModule = await playbook({ description: 'pag test, changed' }, '-vvv');
+    expect(viaModule.stdout).not.toContain('read-only check');
+    expect(settled.services).toEqual(viaModule.services);
 
     // Stopped and disabled is what the task asks of it: check mode alone passes such a unit, the module's run does not.
     const missing = await playbook(
