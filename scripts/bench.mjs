@@ -9,7 +9,8 @@
 //           Boots nothing; run it on a quiet machine (it prints the load).
 //   deploy: (root only, `npm run bench -- --deploy`, after the CLI figures unless --cli is given) first deploy and
 //           idempotent re-run on booted hosts running real Prefect 3.4.25, server + 2 and server + 8 workers
-//           (BENCH_WORKER_COUNTS=2 for one size), with the tasks each host executed on the re-run. Targets: re-run
+//           (BENCH_WORKER_COUNTS=2 for one size), both kept up and re-run in turn BENCH_RERUNS times (default 5;
+//           medians), with the tasks each host executed on the re-run. Targets: re-run
 //           <= 10 tasks on the server, <= 8 on each worker; re-run of 8 workers <= 1.3x the wall of 2.
 import { spawnSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
