@@ -84,10 +84,10 @@ def main():
         try:
             _setup(_substitute(case.get("setup", []), root))
             args = _substitute(case["args"], root)
-            answer = _check_then_module(request["library"], program % (source, json.dumps(args)), args, case, root)
+            case_program = program % (source, json.dumps(args))
+            answer = _check_then_module(request["library"], case_program, args, case, root)
             if case.get("again"):
-                answer["again"] = _check_then_module(request["library"], program % (source, json.dumps(args)), args, case,
-                                                     root)
+                answer["again"] = _check_then_module(request["library"], case_program, args, case, root)
             answers.append(answer)
         finally:
             shutil.rmtree(root, ignore_errors=True)

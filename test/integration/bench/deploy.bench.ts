@@ -111,6 +111,8 @@ function machineBusyCpu(): number {
 /** Tasks a host executed, from pag-ansible's recap: ok (which counts changed) + failed. */
 const executed = (r: PagResult, host: string): number => (r.recap[host]?.ok ?? 0) + (r.recap[host]?.failed ?? 0);
 
+const RUN_ARGS = ['run', '-i', 'inventory.yml', '-s', 'secrets.yml'];
+
 /** Boots a server and WORKERS workers and deploys them (the first deploy, timed). */
 async function deploy(workers: number): Promise<Deployed> {
   const names = Array.from({ length: workers }, (_, i) => `bw-${i + 1}`);
@@ -137,8 +139,6 @@ async function deploy(workers: number): Promise<Deployed> {
     throw e;
   }
 }
-
-const RUN_ARGS = ['run', '-i', 'inventory.yml', '-s', 'secrets.yml'];
 
 async function destroy(d: Deployed): Promise<void> {
   await d.cluster.destroy();
