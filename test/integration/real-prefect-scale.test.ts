@@ -48,16 +48,11 @@ const sh = (host: string, cmd: string) => cluster.exec(host, ['sh', '-c', cmd]);
 const cli = (command: string, ...args: string[]): Promise<PagResult> => pag(cluster, [command, '-i', 'inventory.yml', '-s', 'secrets.yml', ...args], work);
 const redisCli = (args: string) => sh(SERVER, `REDISCLI_AUTH='${REDIS_PASSWORD}' redis-cli --no-auth-warning ${args}`);
 const psql = async (sql: string) => (await cluster.execOk(SERVER, ['runuser', '-u', 'postgres', '--', 'psql', '-XAtq', '-c', sql])).stdout.trim();
-/** The systemd units whose processes hold a connection to Redis: `ss -p` names the processes, their cgroup the unit. */
+/** The systemd units whose processes hold a connection to Redis: `ss -p` names the processes, their cgroup the unit
+ * (one command on the host for all of them). */
 const unitsConnectedToRedis = async (): Promise<string[]> => {
-  const pids = (await sh(SERVER, `ss -Htnp state established '( dport = :6379 )'`)).stdout.match(/pid=\d+/g) ?? [];
-  const units = new Set<string>();
-  for (const pid of new Set(pids.map((p) => p.slice(4)))) {
-    const cgroup = (await sh(SERVER, `cat /proc/${pid}/cgroup 2>/dev/null || true`)).stdout;
-    const unit = /^0::.*\/([^/]+\.service)$/m.exec(cgroup)?.[1];
-    if (unit) units.add(unit);
-  }
-  return [...units].sort();
+  const cgroups = (await sh(SERVER, `for pid in $(ss -Htnp state established '( dport = :6379 )' | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u); do cat /proc/$pid/cgroup 2>/dev/null; done`)).stdout;
+  return [...new Set([...cgroups.matchAll(/^0::.*\/([^/]+\.service)$/gm)].map((m) => m[1] as string))].sort();
 };
 const execStart = async (unit: string) => (await sh(SERVER, `systemctl show -p ExecStart --value ${unit}`)).stdout;
 const processEnv = async (unit: string) => {
